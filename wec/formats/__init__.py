@@ -1,1 +1,115 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
+"""Output formats: turn received events into the bytes an output driver writes.
+
+``get_format(name)`` returns one of the four OpenWEC formats (``Raw``, ``RawJson``, ``Json``,
+``Nxlog``). ``format_batch`` formats one Events batch for every format its outputs use,
+parsing each event at most once, and only when a parsing format is among them
+(PROTOCOL.md §10.2, §10.3)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+from wec.events import ErrorType, EventError, ParsedEvent, parse_event
+from wec.formats.base import EventMeta, Format
+from wec.formats.json import JsonFormat
+from wec.formats.nxlog import NxlogFormat
+from wec.formats.raw import RawFormat
+from wec.formats.raw_json import RawJsonFormat
+
+__all__ = [
+    "FORMAT_NAMES",
+    "BatchResult",
+    "EventMeta",
+    "Format",
+    "JsonFormat",
+    "NxlogFormat",
+    "RawFormat",
+    "RawJsonFormat",
+    "format_batch",
+    "get_format",
+]
+
+log = logging.getLogger(__name__)
+
+_FORMATS: dict[str, Format] = {f.name: f for f in (RawFormat(), RawJsonFormat(), JsonFormat(), NxlogFormat())}
+FORMAT_NAMES: tuple[str, ...] = tuple(_FORMATS)
+_BY_FOLDED = {n.casefold(): f for n, f in _FORMATS.items()}
+
+
+def get_format(name: str) -> Format:
+    """The format called ``name`` as OpenWEC spells it (``Json``); the case is not significant
+    (OpenWEC's CLI writes ``json``). Unknown names raise ValueError listing the known ones."""
+    f = _FORMATS.get(name) or _BY_FOLDED.get(name.casefold())
+    if f is None:
+        raise ValueError(f"unknown format {name!r}; known formats: {', '.join(FORMAT_NAMES)}")
+    return f
+
+
+@dataclass
+class BatchResult:
+    """What ``format_batch`` produced for one batch.
+
+    ``records[name]`` has one record per event, in batch order, minus the events that format
+    dropped; ``failures[name]`` counts those drops (log and meter them: the batch itself still
+    succeeds, PROTOCOL.md §10.3). ``parse_errors`` counts the events that carry an
+    ``OpenWEC.Error``, by type (``openwec_input_event_parsing_failures_total{type}``); such
+    events are still written. ``parsed`` holds the parsed events (empty when no format needed
+    parsing), for callers that want System fields, e.g. a de-duplication key."""
+
+    records: dict[str, list[bytes]]
+    failures: dict[str, int]
+    parse_errors: dict[ErrorType, int] = field(default_factory=dict)
+    parsed: list[ParsedEvent] = field(default_factory=list)
+
+    @property
+    def dropped(self) -> int:
+        return sum(self.failures.values())
+
+
+def _safe_parse(raw: str) -> ParsedEvent:
+    try:
+        return parse_event(raw)
+    except Exception:  # a bug of ours must not lose the event: it is kept raw, typed Unknown
+        log.exception("event parser failed unexpectedly; the event is kept as Unknown")
+        return ParsedEvent(error=EventError(ErrorType.UNKNOWN, None, raw))
+
+
+def format_batch(raw_events: Sequence[str], meta: EventMeta, formats: Iterable[Format]) -> BatchResult:
+    """Format every event of a batch for every given format (duplicates are formatted once)."""
+    unique: dict[str, Format] = {}
+    for f in formats:
+        unique.setdefault(f.name, f)
+    records: dict[str, list[bytes]] = {name: [] for name in unique}
+    failures: dict[str, int] = dict.fromkeys(unique, 0)
+    parse_errors: dict[ErrorType, int] = {}
+    parsed_events: list[ParsedEvent] = []
+    need_parse = any(f.needs_parse for f in unique.values())
+    items = list(unique.items())
+
+    for raw in raw_events:
+        parsed: ParsedEvent | None = None
+        if need_parse:
+            parsed = _safe_parse(raw)
+            parsed_events.append(parsed)
+            if parsed.error is not None:
+                t = parsed.error.type
+                parse_errors[t] = parse_errors.get(t, 0) + 1
+        for name, f in items:
+            try:
+                record = f.format(raw, parsed, meta)
+            except Exception:
+                if failures[name] == 0:  # one traceback per format and batch is enough
+                    log.exception("format %s failed on an event; it is dropped from that format", name)
+                record = None
+            if record is None:
+                failures[name] += 1
+            else:
+                records[name].append(record)
+
+    for name, n in failures.items():
+        if n:
+            log.warning("format %s dropped %d of %d events of this batch", name, n, len(raw_events))
+    return BatchResult(records, failures, parse_errors, parsed_events)

@@ -1,0 +1,209 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""The ECMA-321 (SLDC) symbol decoder, compiled by numba. Private: use :mod:`accel.sldc`.
+
+Theory of operation (ECMA-321 §7–§8, PROTOCOL.md §6):
+
+* Bit reader. ``src`` is the body plus 16 zero bytes, so a 7-byte big-endian window can always be
+  loaded. ``_window(src, pos)`` returns the 56 bits starting at bit ``pos`` (MSB first), of which
+  at least 49 are real: more than the longest symbol (23 bits, a copy pointer) and the longest
+  pad (31 bits). The reader keeps no state but ``pos``; the window is re-read per symbol. Every
+  value stays a non-negative int64 so numba never mixes signed and unsigned (which it would
+  promote to float64).
+* A symbol is decoded first and its length checked against ``nbits`` second: bits past the end
+  read as zeros, and a symbol that used one of them necessarily ends past ``nbits``, which is
+  reported as truncation before anything else about that symbol.
+* History. There is no ring buffer: the output *is* the history. The 1024-byte history of
+  ECMA-321 §7.3 maps location ``L`` to the most recent output byte whose index since the last
+  Reset is congruent to ``L`` mod 1024, so a copy from location ``loc`` reads
+  ``out[o - dist]`` with ``dist = ((w - loc - 1) mod 1024) + 1`` (``w`` = write location). Wrap
+  1023 → 0 and overlapping copies fall out of a forward byte loop. A copy that reaches further
+  back than the bytes written since the last Reset reads history "never written" and is
+  rejected. A copy from ``loc == w`` in a full history reads the oldest byte (dist 1024), which
+  is well defined and accepted.
+* Output buffer. Grown by doubling, with 280 bytes of slack past the logical end so that one
+  whole symbol (at most 271 bytes) can be written before the single per-symbol bound check.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from accel._jit import kernel
+
+# Status codes returned by the kernel; accel.sldc turns them into SldcError reasons.
+OK = 0
+TRUNCATED = 1
+MISSING_EOR = 2
+RESERVED = 3
+BEFORE_RESET = 4
+UNWRITTEN = 5
+BAD_PAD = 6
+TOO_LARGE = 7
+
+SLACK = 280  # >= 271 (largest copy) + a few literals
+SRC_PAD = 16  # zero bytes appended to the body for the 7-byte window loads
+
+_MASK56 = (1 << 56) - 1
+
+
+def _mcf_table() -> np.ndarray:
+    """Match Count Field decoding (ECMA-321 §8.4.2) indexed by the 12 bits after the copy
+    pointer's leading 1: ``count | (field length << 16)``. 4096 int32 = 16 KiB, L1-resident."""
+    table = np.zeros(4096, dtype=np.int32)
+    for top in range(4096):
+        if top < 0x800:  # 0x      -> 2..3
+            count, length = 2 + ((top >> 10) & 1), 2
+        elif top < 0xC00:  # 10xx  -> 4..7
+            count, length = 4 + ((top >> 8) & 3), 4
+        elif top < 0xE00:  # 110xxx -> 8..15
+            count, length = 8 + ((top >> 6) & 7), 6
+        elif top < 0xF00:  # 1110xxxx -> 16..31
+            count, length = 16 + ((top >> 4) & 15), 8
+        else:  # 1111 + 8 bits v -> 32 + v (v >= 0xF0 is a control symbol, never looked up)
+            count, length = 32 + (top & 0xFF), 12
+        table[top] = count | (length << 16)
+    return table
+
+
+MCF_TABLE = _mcf_table()
+
+
+@kernel
+def _window(src: np.ndarray, pos: int) -> int:  # pragma: no cover - compiled
+    p = pos >> 3
+    w = (
+        (np.int64(src[p]) << 48)
+        | (np.int64(src[p + 1]) << 40)
+        | (np.int64(src[p + 2]) << 32)
+        | (np.int64(src[p + 3]) << 24)
+        | (np.int64(src[p + 4]) << 16)
+        | (np.int64(src[p + 5]) << 8)
+        | np.int64(src[p + 6])
+    )
+    return (w << (pos & 7)) & _MASK56
+
+
+@kernel
+def _grow(out: np.ndarray, used: int, size: int) -> np.ndarray:  # pragma: no cover - compiled
+    bigger = np.empty(size, dtype=np.uint8)
+    bigger[:used] = out[:used]
+    return bigger
+
+
+@kernel
+def decode(
+    src: np.ndarray, nbits: int, out: np.ndarray, cap: int, mcf: np.ndarray
+) -> tuple[int, int, int, np.ndarray]:  # pragma: no cover - compiled
+    """Decode symbols from bit 0 up to and including the first End of Record.
+
+    Returns ``(status, output length, bit position, output buffer)``; on OK the position is the
+    first bit after the EOR symbol (its pad is checked by the caller, with the framing).
+    """
+    pos = 0
+    o = 0
+    base = 0  # output index of the last Reset: history location 0
+    scheme = 0  # 0 = no Reset seen yet (history undefined, ECMA-321 §8.2), else 1 or 2
+    limit = min(cap, out.shape[0] - SLACK)
+    while True:
+        if pos >= nbits:
+            return MISSING_EOR, o, pos, out
+        w = _window(src, pos)
+        if scheme == 1:
+            if w >> 55 == 0:  # Literal 1: 0 + byte (§8.4.1)
+                out[o] = (w >> 47) & 0xFF
+                o += 1
+                pos += 9
+                if pos > nbits:
+                    return TRUNCATED, o, pos, out
+            elif w >> 47 != 0x1FF:  # Copy Pointer: 1 + MCF + 10-bit location (§8.4.2)
+                entry = mcf[(w >> 43) & 0xFFF]
+                count = entry & 0xFFFF
+                flen = entry >> 16
+                loc = (w >> (45 - flen)) & 0x3FF
+                pos += 11 + flen
+                if pos > nbits:
+                    return TRUNCATED, o, pos, out
+                rel = o - base
+                dist = ((rel - loc - 1) & 1023) + 1  # 1..1024
+                if dist > rel:
+                    return UNWRITTEN, o, pos, out
+                s = o - dist
+                for i in range(count):
+                    out[o + i] = out[s + i]
+                o += count
+            else:
+                pos, scheme, base, status = _control(src, nbits, pos, w, scheme, base, o)
+                if status != OK:
+                    return status, o, pos, out
+                if scheme < 0:
+                    return OK, o, pos, out
+        elif scheme == 2:
+            byte = w >> 48
+            if byte != 0xFF:  # Literal 2 (§8.4.3)
+                out[o] = byte
+                o += 1
+                pos += 8
+            elif (w >> 47) & 1 == 0:  # 0xFF escaped by one 0 bit
+                out[o] = 0xFF
+                o += 1
+                pos += 9
+            else:
+                pos, scheme, base, status = _control(src, nbits, pos, w, scheme, base, o)
+                if status != OK:
+                    return status, o, pos, out
+                if scheme < 0:
+                    return OK, o, pos, out
+                continue
+            if pos > nbits:
+                return TRUNCATED, o, pos, out
+        else:
+            if w >> 47 != 0x1FF:
+                # Data before any Reset: its meaning would depend on undefined history.
+                if pos + 9 > nbits:
+                    return TRUNCATED, o, pos + 9, out
+                return BEFORE_RESET, o, pos, out
+            pos, scheme, base, status = _control(src, nbits, pos, w, scheme, base, o)
+            if status != OK:
+                return status, o, pos, out
+            if scheme < 0:
+                return OK, o, pos, out
+        if o > limit:
+            if o > cap:
+                return TOO_LARGE, o, pos, out
+            size = min(max(2 * out.shape[0], 4096), cap + SLACK)
+            out = _grow(out, o, size)
+            limit = min(cap, out.shape[0] - SLACK)
+
+
+@kernel
+def _control(
+    src: np.ndarray, nbits: int, pos: int, w: int, scheme: int, base: int, o: int
+) -> tuple[int, int, int, int]:  # pragma: no cover - compiled
+    """One control symbol (nine 1s + 4 bits, ECMA-321 §8.5) at ``pos``; ``w`` is its window.
+
+    Returns ``(new pos, new scheme, new history base, status)``; scheme -1 means End of Record.
+    """
+    end = pos + 13
+    if end > nbits:
+        return end, scheme, base, TRUNCATED
+    code = (w >> 43) & 0xF
+    if code == 4:  # End of Record: pad and framing are checked by the caller
+        return end, -1, base, OK
+    if code == 5 or code == 6:  # Reset 1 / Reset 2: history emptied, write location 0
+        return end, code - 4, o, OK
+    if code == 1 or code == 2:  # Scheme 1 / Scheme 2 (no effect before the first Reset)
+        return end, (code if scheme != 0 else 0), base, OK
+    if code == 0 or code == 3 or code == 15:
+        # Flush, File Mark: ZERO bits to the next 32-bit boundary; End Marker: ONE bits.
+        # The bits present are judged before a short pad is called truncated.
+        npad = (-end) & 31
+        avail = min(npad, nbits - end)
+        if avail > 0:
+            bits = _window(src, end) >> (56 - avail)
+            want = ((1 << avail) - 1) if code == 15 else 0
+            if bits != want:
+                return end, scheme, base, BAD_PAD
+        if avail < npad:
+            return end + npad, scheme, base, TRUNCATED
+        return end + npad, scheme, base, OK
+    return pos, scheme, base, RESERVED

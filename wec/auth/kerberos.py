@@ -1,0 +1,266 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Kerberos acceptor and per-connection session encryption (PROTOCOL.md §4).
+
+Theory of operation.
+
+* One :class:`KerberosAcceptor` per collector loads the service credentials from the keytab
+  at start-up, so that a bad keytab stops the collector instead of failing every request.
+* The first request on a TCP connection carries ``Authorization: Kerberos <AP-REQ>`` (raw
+  krb5, Windows) or ``Negotiate <SPNEGO>``. :meth:`KerberosAcceptor.accept` runs exactly one
+  ``gss_accept_sec_context`` step, which must complete with CONF, INTEG and MUTUAL; the AP-REP
+  goes back in ``WWW-Authenticate`` on that request's 200.
+* The resulting :class:`KerberosSession` belongs to that connection (Windows never
+  re-authenticates on it) and unwraps/wraps every later body. GSS per-message tokens carry
+  sequence numbers, so calls are serialised by a lock and must happen in the wire order.
+
+Replays. MIT only detects replayed wrap tokens when the initiator asked for replay or
+sequence detection, which nothing obliges a client to do. The session therefore also tracks
+the RFC 4121 sequence number of the inbound tokens itself and refuses any token whose number
+is not greater than the last one accepted (a connection is an ordered stream: a lower or
+equal number can only be a replay or a reordering attack).
+
+Nothing here knows about SOAP: bodies are opaque bytes.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import os
+import threading
+from dataclasses import dataclass
+
+import gssapi
+import gssapi.exceptions
+import gssapi.raw
+from gssapi.raw import IOV, IOVBufferType
+
+from wec.auth.errors import AuthError, DecryptError, KerberosConfigError
+from wec.auth.multipart import KERBEROS_PROTOCOL, SPNEGO_PROTOCOL, EncryptedBody, build_encrypted
+
+__all__ = [
+    "WWW_AUTHENTICATE_CHALLENGES",
+    "AcceptResult",
+    "KerberosAcceptor",
+    "KerberosSession",
+]
+
+# The bare challenges of a 401: Kerberos collectors send both headers (PROTOCOL.md §2).
+WWW_AUTHENTICATE_CHALLENGES = ("Kerberos", "Negotiate")
+
+# Scheme (lower case) → (canonical spelling, multipart label used in our responses).
+_SCHEMES = {
+    "kerberos": ("Kerberos", KERBEROS_PROTOCOL),
+    "negotiate": ("Negotiate", SPNEGO_PROTOCOL),
+}
+# Kerberos 5 (RFC 4121) and the legacy Microsoft OID for it; SPNEGO must resolve to one of them.
+_KRB5_MECHS = (
+    gssapi.OID.from_int_seq("1.2.840.113554.1.2.2"),
+    gssapi.OID.from_int_seq("1.2.840.48018.1.2.2"),
+)
+_REQUIRED_FLAGS = (
+    gssapi.RequirementFlag.confidentiality,
+    gssapi.RequirementFlag.integrity,
+    gssapi.RequirementFlag.mutual_authentication,
+)
+_NTLMSSP = b"NTLMSSP\x00"
+# RFC 4121 §4.2.6.2 wrap token: TOK_ID 05 04, flags, filler FF, EC, RRC, SND_SEQ (8 bytes).
+_CFX_WRAP_TOK_ID = b"\x05\x04"
+_CFX_HEADER_LEN = 16
+_CFX_SENT_BY_ACCEPTOR = 0x01
+_CFX_SEALED = 0x02
+_GSS_ERRORS = (gssapi.raw.GSSError, gssapi.exceptions.GeneralError)
+
+
+@dataclass(frozen=True)
+class AcceptResult:
+    """The outcome of a successful handshake."""
+
+    session: KerberosSession  # keep it for the lifetime of the TCP connection
+    www_authenticate: str  # value of the WWW-Authenticate header on the 200, e.g. "Kerberos <b64>"
+
+
+class KerberosAcceptor:
+    """The collector's Kerberos service credentials; creates one session per connection.
+
+    ``keytab``: a keytab path (or ``FILE:``/``MEMORY:`` name); ``None`` uses the process default
+    (``KRB5_KTNAME``, else ``/etc/krb5.keytab``).
+    ``service_principal_name``: accept only tickets for this SPN, given either as a Kerberos
+    principal (``HTTP/wec.example.local`` or ``HTTP/wec.example.local@REALM``) or in GSS
+    host-based form (``HTTP@wec.example.local``). ``None`` accepts a ticket for **any** principal
+    in the keytab, which lets ``HTTP/`` (most Windows) and ``HOST/`` (Windows Server 2025) share
+    one port (PROTOCOL.md §4).
+
+    Raises :class:`KerberosConfigError` if the credentials cannot be loaded.
+    """
+
+    def __init__(self, keytab: str | None, service_principal_name: str | None) -> None:
+        self.keytab = keytab
+        self.service_principal_name = service_principal_name
+        if keytab is not None:
+            _check_keytab_file(keytab)
+        store: dict[bytes | str, bytes | str] | None = {"keytab": keytab} if keytab is not None else None
+        try:
+            name = _service_name(service_principal_name) if service_principal_name else None
+            self._creds = gssapi.Credentials(name=name, usage="accept", store=store)
+        except _GSS_ERRORS as err:
+            where = keytab if keytab is not None else "the default keytab"
+            who = service_principal_name or "any principal"
+            raise KerberosConfigError(
+                f"cannot load Kerberos acceptor credentials for {who} from {where}: {err}"
+            ) from err
+
+    def accept(self, authorization: str) -> AcceptResult:
+        """Authenticate one ``Authorization`` header value; raise :class:`AuthError` on failure."""
+        scheme_word, _, b64 = authorization.strip().partition(" ")
+        known = _SCHEMES.get(scheme_word.lower())
+        if known is None:
+            raise AuthError(f"unsupported authorization scheme {scheme_word[:32]!r}")
+        scheme, protocol = known
+        try:
+            token = base64.b64decode(b64.strip(), validate=True)
+        except (binascii.Error, ValueError) as err:
+            raise AuthError(f"{scheme}: the token is not valid base64") from err
+        if not token:
+            raise AuthError(f"{scheme}: empty token")
+        if token.startswith(_NTLMSSP):
+            raise AuthError(f"{scheme}: NTLM is not supported (it needs several rounds; use Kerberos)")
+
+        context = gssapi.SecurityContext(creds=self._creds, usage="accept")
+        try:
+            out_token = context.step(token)
+            complete = context.complete
+        except _GSS_ERRORS as err:
+            raise AuthError(f"{scheme}: the token was rejected: {err}") from err
+        if not complete:
+            # NTLM wrapped in SPNEGO, or a SPNEGO mech-list mismatch: a second round trip
+            # would be needed, and WinRM sources never do one (PROTOCOL.md §4).
+            raise AuthError(f"{scheme}: the handshake needs more than one round (not Kerberos?)")
+        try:
+            mech = context.mech
+            flags = context.actual_flags
+            principal = str(context.initiator_name)
+            target = str(context.target_name)
+        except _GSS_ERRORS as err:  # pragma: no cover - a completed context always answers
+            raise AuthError(f"{scheme}: cannot inspect the security context: {err}") from err
+        if mech not in _KRB5_MECHS:
+            raise AuthError(f"{scheme}: negotiated mechanism {mech} is not Kerberos 5")
+        missing = [f.name for f in _REQUIRED_FLAGS if f not in flags]
+        if missing:
+            raise AuthError(f"{scheme}: the initiator did not request {', '.join(str(m) for m in missing)}")
+        if not out_token:  # pragma: no cover - MUTUAL guarantees an AP-REP
+            raise AuthError(f"{scheme}: no reply token for mutual authentication")
+
+        session = KerberosSession(
+            context, principal=principal, target=target, scheme=scheme, protocol=protocol
+        )
+        return AcceptResult(
+            session=session, www_authenticate=f"{scheme} {base64.b64encode(out_token).decode()}"
+        )
+
+
+class KerberosSession:
+    """The security context of one authenticated TCP connection.
+
+    ``principal`` is the authenticated source (``WIN10$@WINDOMAIN.LOCAL``), ``target`` the
+    service principal it asked for, ``scheme`` ``"Kerberos"`` or ``"Negotiate"``, and
+    ``protocol`` the multipart label our responses use (either label is accepted on input).
+
+    Bodies must be unwrapped in the order they arrive: a body read but never unwrapped leaves
+    a gap in the sequence numbers, which MIT refuses when the initiator asked for sequence
+    detection. The transport should close the connection if it rejects a body unread.
+    """
+
+    def __init__(
+        self, context: gssapi.SecurityContext, *, principal: str, target: str, scheme: str, protocol: str
+    ) -> None:
+        self.principal = principal
+        self.target = target
+        self.scheme = scheme
+        self.protocol = protocol
+        self._context = context
+        self._lock = threading.Lock()
+        self._last_seq: int | None = None
+
+    def __repr__(self) -> str:
+        return f"<KerberosSession {self.principal} → {self.target} ({self.scheme})>"
+
+    def unwrap(self, body: EncryptedBody) -> bytes:
+        """Decrypt one parsed body; raise :class:`DecryptError` on any failure."""
+        seq = _inbound_sequence_number(body.header)
+        with self._lock:
+            if seq is not None and self._last_seq is not None and seq <= self._last_seq:
+                raise DecryptError(f"replayed or reordered message (sequence {seq} after {self._last_seq})")
+            # Windows' framing: HEADER holds the token header plus the rotated (RRC) trailer,
+            # DATA the ciphertext (PROTOCOL.md §4); MIT undoes the rotation itself.
+            iov = IOV((IOVBufferType.header, False, body.header), body.data, std_layout=False)
+            try:
+                result = gssapi.raw.unwrap_iov(self._context, iov)
+            except _GSS_ERRORS as err:
+                raise DecryptError(f"cannot decrypt the message: {err}") from err
+            if not result.encrypted:
+                raise DecryptError("the message was signed but not encrypted (confidentiality required)")
+            if seq is not None:
+                self._last_seq = seq
+            plaintext = iov[1].value or b""
+        if body.original_length is not None and len(plaintext) != body.original_length:
+            raise DecryptError(
+                f"decrypted length {len(plaintext)} differs from OriginalContent Length "
+                f"{body.original_length}"
+            )
+        return plaintext
+
+    def wrap(self, plaintext: bytes) -> tuple[bytes, bytes]:
+        """Encrypt a response; return ``(token header, ciphertext ‖ padding)``.
+
+        No TRAILER buffer: MIT then folds the trailer into the header (RRC), which is the
+        layout Windows expects. The header length depends on the enctype (60 for AES256).
+        """
+        iov = IOV(IOVBufferType.header, plaintext, IOVBufferType.padding, std_layout=False)
+        with self._lock:
+            try:
+                confidential = gssapi.raw.wrap_iov(self._context, iov, confidential=True)
+            except _GSS_ERRORS as err:
+                raise DecryptError(f"cannot encrypt the response: {err}") from err
+        if not confidential:  # pragma: no cover - CONF was checked at accept time
+            raise DecryptError("the security context cannot encrypt")
+        return iov[0].value or b"", (iov[1].value or b"") + (iov[2].value or b"")
+
+    def encrypt_response(self, plaintext: bytes) -> tuple[str, bytes]:
+        """Wrap and frame a response body: ``(Content-Type, body)``."""
+        header, data = self.wrap(plaintext)
+        return build_encrypted(self.protocol, header, data, original_length=len(plaintext))
+
+
+def _service_name(spn: str) -> gssapi.Name:
+    # "HTTP/host[@REALM]" is a Kerberos principal; "HTTP@host" is the GSS host-based form.
+    name_type = gssapi.NameType.kerberos_principal if "/" in spn else gssapi.NameType.hostbased_service
+    return gssapi.Name(spn, name_type)
+
+
+def _check_keytab_file(keytab: str) -> None:
+    """Fail early and clearly for a file keytab that is missing or unreadable."""
+    kind, colon, rest = keytab.partition(":")
+    if colon and kind.upper() not in ("FILE", "WRFILE") and "/" not in kind:
+        return  # MEMORY:, KEYRING: etc.: let GSSAPI judge
+    path = rest if colon and "/" not in kind else keytab
+    if not os.path.isfile(path):
+        raise KerberosConfigError(f"keytab {path!r} does not exist")
+    if not os.access(path, os.R_OK):
+        raise KerberosConfigError(f"keytab {path!r} is not readable by this process")
+
+
+def _inbound_sequence_number(header: bytes) -> int | None:
+    """The SND_SEQ of an RFC 4121 wrap token sent by the initiator, or ``None`` for other tokens.
+
+    A CFX token claiming to come from the acceptor is a reflected copy of one of our own
+    responses: refuse it here (MIT would too) so that it cannot advance the replay window.
+    """
+    if len(header) < _CFX_HEADER_LEN or header[:2] != _CFX_WRAP_TOK_ID:
+        return None  # RC4-HMAC (RFC 4757) encrypts its sequence number: leave it to GSSAPI
+    flags = header[2]
+    if flags & _CFX_SENT_BY_ACCEPTOR:
+        raise DecryptError("the token was sent by the acceptor (reflected response)")
+    if not flags & _CFX_SEALED:
+        raise DecryptError("the message was signed but not encrypted (confidentiality required)")
+    return int.from_bytes(header[8:16], "big")

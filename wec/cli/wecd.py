@@ -1,0 +1,58 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""``wecd``: the collector daemon."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+from wec import __version__
+from wec.config import DEFAULT_CONFIG_PATH, ConfigError, load_settings
+from wec.logsetup import setup_logging
+
+__all__ = ["main"]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="wecd", description="Windows Event Forwarding collector")
+    parser.add_argument("-c", "--config", default=None,
+                        help=f"settings file (default: $WEC_CONFIG or {DEFAULT_CONFIG_PATH})")
+    parser.add_argument("-v", "--verbose", action="count", default=0, help="more logs (-vv: debug)")
+    parser.add_argument("--check", action="store_true",
+                        help="validate the settings and the database schema, then exit")
+    parser.add_argument("--version", action="version", version=f"wecd {__version__}")
+    args = parser.parse_args(argv)
+    try:
+        settings = load_settings(args.config)
+    except ConfigError as err:
+        print(f"wecd: {err}", file=sys.stderr)
+        return 2
+    setup_logging(settings.logging, args.verbose)
+    from wec.daemon import Daemon
+    from wec.store import SchemaMismatch
+
+    daemon = Daemon(settings)
+    try:
+        if args.check:
+            from wec.store import open_store
+
+            store = open_store(settings.database)
+            store.check_schema()
+            store.close()
+            print(f"wecd: {settings.source}: settings and database schema OK")
+            return 0
+        daemon.run()
+    except SchemaMismatch as err:
+        logging.getLogger("wecd").error("%s", err)
+        print(f"wecd: {err}", file=sys.stderr)
+        return 3
+    except Exception as err:
+        logging.getLogger("wecd").exception("fatal error")
+        print(f"wecd: fatal: {err}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,210 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""The Files driver: one event per line, appended to a path built from a template.
+
+Path variables (OpenWEC's, PROTOCOL.md §11.2): ``{ip}``, ``{ip:N}`` (first N components),
+``{client}`` / ``{principal}`` (restricted to ``[A-Za-z0-9._@-]``, ``$`` dropped, at most 255
+characters, so a principal cannot climb out of the directory with ``../``), ``{node}``.
+
+File handles are shared by every output of the process that writes to the same path (two
+subscriptions writing to one file must not interleave half lines), kept open while in use and
+closed after ``files_descriptor_close_timeout`` seconds idle. SIGHUP (``reopen``) closes them
+all so that logrotate's moved files are released and new ones created.
+
+Durability point: a batch is accepted once ``write()`` of all its lines returned and the
+buffer was flushed to the kernel; with ``fsync = true`` in the output's config, once the data
+reached the disk. Newlines inside an event (Raw XML keeps the CR LF of rendered messages) are
+written as the XML character references ``&#13;`` / ``&#10;`` unless ``escape_newlines =
+false``, so that a line is always exactly one event.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+import os
+import re
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from wec.outputs.base import OutputBatch, OutputError
+
+__all__ = ["FileHandles", "FilesDriver", "render_path", "sanitize_client"]
+
+log = logging.getLogger("wec.outputs.files")
+
+_CLIENT_ALLOWED = re.compile(r"[^A-Za-z0-9._@-]")
+_VARIABLE = re.compile(r"\{(ip|ip:\d+|client|principal|node)\}")
+# OpenWEC's legacy keys (base, split_on_addr_index, …) are turned into `path` when the
+# subscription file is read (wec.subscriptions.files), so the driver only knows `path`.
+_KNOWN_KEYS = {"path", "fsync", "escape_newlines"}
+
+
+def sanitize_client(client: str) -> str:
+    """``COMPUTER$@REALM`` → ``COMPUTER@REALM``; anything outside ``[A-Za-z0-9._@-]`` dropped."""
+    cleaned = _CLIENT_ALLOWED.sub("", client)[:255]
+    # "." and ".." alone would be directory names with a meaning; never produce them.
+    return cleaned if cleaned.strip(".") else "_"
+
+
+def _ip_prefix(ip: str, n: int) -> str:
+    try:
+        addr = ipaddress.ip_address(ip)
+    except ValueError:
+        return sanitize_client(ip)
+    if addr.version == 4:
+        return ".".join(str(addr).split(".")[: min(n, 4)])
+    return ":".join(addr.exploded.split(":")[: min(n, 8)])
+
+
+def render_path(template: str, *, ip: str, client: str, node: str | None) -> str:
+    def sub(m: re.Match[str]) -> str:
+        name = m.group(1)
+        if name == "ip":
+            return _ip_prefix(ip, 8)
+        if name.startswith("ip:"):
+            return _ip_prefix(ip, int(name[3:]))
+        if name in ("client", "principal"):
+            return sanitize_client(client)
+        return sanitize_client(node) if node else "{node}"
+
+    return _VARIABLE.sub(sub, template)
+
+
+class _Handle:
+    __slots__ = ("fh", "last_used", "lock")
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.fh = open(path, "ab", buffering=0)  # noqa: SIM115 - kept open across batches
+        self.lock = threading.Lock()
+        self.last_used = time.monotonic()
+
+
+class FileHandles:
+    """Open files shared by every Files output of the process."""
+
+    def __init__(self, idle_timeout: float = 600.0) -> None:
+        self.idle_timeout = idle_timeout
+        self._handles: dict[str, _Handle] = {}
+        self._lock = threading.Lock()
+
+    def get(self, path: str) -> _Handle:
+        with self._lock:
+            h = self._handles.get(path)
+            if h is None or h.fh.closed:
+                h = _Handle(Path(path))
+                self._handles[path] = h
+            h.last_used = time.monotonic()
+            return h
+
+    def drop(self, path: str) -> None:
+        with self._lock:
+            h = self._handles.pop(path, None)
+        if h is not None:
+            with h.lock:
+                h.fh.close()
+
+    def close_idle(self) -> int:
+        """Close handles unused for ``idle_timeout`` seconds; returns how many."""
+        now = time.monotonic()
+        with self._lock:
+            idle = [p for p, h in self._handles.items() if now - h.last_used >= self.idle_timeout]
+        for p in idle:
+            self.drop(p)
+        return len(idle)
+
+    def close_all(self) -> None:
+        with self._lock:
+            paths = list(self._handles)
+        for p in paths:
+            self.drop(p)
+
+    def __len__(self) -> int:
+        return len(self._handles)
+
+
+_DEFAULT_HANDLES = FileHandles()
+
+
+@dataclass
+class FilesDriver:
+    path: str
+    fsync: bool = False
+    escape_newlines: bool = True
+    node: str | None = None
+    handles: FileHandles = _DEFAULT_HANDLES
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any], *, context: Any = None) -> FilesDriver:
+        unknown = set(config) - _KNOWN_KEYS
+        if unknown:
+            raise ValueError(
+                f"unknown Files output key(s): {', '.join(sorted(unknown))} "
+                f"(known: path, fsync, escape_newlines)"
+            )
+        path = str(config.get("path") or "")
+        if not path:
+            raise ValueError("Files output 'path' is empty")
+        node = getattr(context, "node_name", None)
+        handles = getattr(context, "file_handles", None) or _DEFAULT_HANDLES
+        if node is None and "{node}" in path:
+            log.warning("Files path %s uses {node} but server.node_name is not set", path)
+        return cls(
+            path=path,
+            fsync=bool(config.get("fsync", False)),
+            escape_newlines=bool(config.get("escape_newlines", True)),
+            node=node,
+            handles=handles,
+        )
+
+    def _payload(self, records: tuple[bytes, ...]) -> bytes:
+        if self.escape_newlines:
+            records = tuple(
+                r.replace(b"\r", b"&#13;").replace(b"\n", b"&#10;") if (b"\n" in r or b"\r" in r) else r
+                for r in records
+            )
+        return b"\n".join(records) + b"\n"
+
+    def write(self, batch: OutputBatch) -> None:
+        if not batch.records:
+            return
+        meta = batch.meta
+        path = render_path(self.path, ip=meta.ip, client=meta.principal, node=self.node)
+        data = self._payload(batch.records)
+        try:
+            handle = self.handles.get(path)
+            with handle.lock:
+                view = memoryview(data)
+                while view:  # unbuffered file: write() may be partial
+                    written = handle.fh.write(view)
+                    if not written:
+                        raise OSError("write returned 0")
+                    view = view[written:]
+                if self.fsync:
+                    os.fsync(handle.fh.fileno())
+        except OSError as err:
+            # A broken handle (disk full, file removed under us) is reopened on the next batch.
+            self.handles.drop(path)
+            raise OutputError(f"Files output {path}: {err}") from err
+
+    def reopen(self) -> None:
+        self.handles.close_all()
+
+    def close(self) -> None:
+        """Shared handles stay with the registry; nothing owned per driver."""
+
+
+def configure_handles(idle_timeout: float) -> None:
+    """Apply ``[outputs.files] files_descriptor_close_timeout`` to the shared handles."""
+    _DEFAULT_HANDLES.idle_timeout = idle_timeout
+
+
+def close_idle_handles() -> int:
+    return _DEFAULT_HANDLES.close_idle()
+
+
+def close_all_handles() -> None:
+    _DEFAULT_HANDLES.close_all()

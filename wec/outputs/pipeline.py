@@ -1,0 +1,162 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Fan one Events batch out to every output of its subscription and return one verdict.
+
+An output is a driver (where) × a format (which bytes). For a batch, each distinct format is
+computed once (and each event parsed at most once for all parsed formats); then every driver
+receives its records, concurrently when there are several, and the pipeline waits for all of
+them. The worst result wins (Vector's end-to-end acknowledgement): if any output failed, the
+batch failed, and the collector answers 503 without Ack or bookmark so that the source sends
+it again (DESIGN.md decision 1). Outputs that succeeded then see duplicates; nothing is lost.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+from concurrent.futures import ALL_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from typing import Any
+
+from wec.formats.base import EventMeta, Format
+from wec.outputs.base import Driver, OutputBatch, OutputError
+from wec.subscriptions.model import OutputConfig
+
+__all__ = ["DeliveryFailed", "DeliveryReport", "OutputRuntime", "Pipeline", "build_pipeline"]
+
+log = logging.getLogger("wec.outputs.pipeline")
+
+
+@dataclass
+class OutputRuntime:
+    """One live output: its configuration, its format and its driver."""
+
+    index: int
+    config: OutputConfig
+    format: Format
+    driver: Driver
+
+    @property
+    def label(self) -> str:
+        target = (
+            self.config.config.get("path")
+            or self.config.config.get("host")
+            or self.config.config.get("addr")
+            or self.config.config.get("uri")
+            or ""
+        )
+        return f"#{self.index} {self.config.driver}/{self.config.format} {target}".rstrip()
+
+
+class DeliveryFailed(Exception):
+    """At least one output refused the batch."""
+
+    def __init__(self, failures: list[tuple[str, BaseException]]) -> None:
+        self.failures = failures
+        text = "; ".join(f"{label}: {err}" for label, err in failures)
+        super().__init__(f"{len(failures)} output(s) failed: {text}")
+
+
+@dataclass
+class DeliveryReport:
+    events: int
+    format_failures: dict[str, int] = field(default_factory=dict)
+    seconds: float = 0.0
+
+
+def _format_all(
+    events: Sequence[str], meta: EventMeta, formats: dict[str, Format]
+) -> tuple[dict[str, tuple[bytes, ...]], dict[str, int]]:
+    """Serialise the batch once per distinct format, parsing each event at most once."""
+    from wec.formats import format_batch
+
+    result = format_batch(events, meta, formats.values())
+    records = {name: tuple(recs) for name, recs in result.records.items()}
+    return records, dict(result.failures)
+
+
+class Pipeline:
+    """The outputs of one subscription."""
+
+    def __init__(
+        self, outputs: list[OutputRuntime], executor: ThreadPoolExecutor | None = None, timeout: float = 120.0
+    ) -> None:
+        self.outputs = outputs
+        self._executor = executor
+        self.timeout = timeout
+        self._formats: dict[str, Format] = {}
+        for o in outputs:
+            self._formats.setdefault(o.format.name, o.format)
+
+    def deliver(self, events: Sequence[str], meta: EventMeta) -> DeliveryReport:
+        """Deliver to every output or raise :class:`DeliveryFailed`."""
+        start = time.monotonic()
+        if not self.outputs:
+            raise DeliveryFailed([("(none)", OutputError("subscription has no enabled output"))])
+        records, format_failures = _format_all(events, meta, self._formats)
+        failures: list[tuple[str, BaseException]] = []
+        if len(self.outputs) == 1 or self._executor is None:
+            for o in self.outputs:
+                err = _write_one(o, records[o.format.name], meta)
+                if err is not None:
+                    failures.append((o.label, err))
+        else:
+            futures: dict[Future[BaseException | None], OutputRuntime] = {
+                self._executor.submit(_write_one, o, records[o.format.name], meta): o for o in self.outputs
+            }
+            done, pending = wait(futures, timeout=self.timeout, return_when=ALL_COMPLETED)
+            for fut in done:
+                err = fut.result()
+                if err is not None:
+                    failures.append((futures[fut].label, err))
+            for fut in pending:
+                # The write goes on in the background; the batch is refused and will come back.
+                failures.append((futures[fut].label, OutputError(f"timed out after {self.timeout}s")))
+        if failures:
+            raise DeliveryFailed(failures)
+        return DeliveryReport(
+            events=len(events), format_failures=format_failures, seconds=time.monotonic() - start
+        )
+
+    def reopen(self) -> None:
+        for o in self.outputs:
+            try:
+                o.driver.reopen()
+            except Exception:
+                log.exception("output %s: reopen failed", o.label)
+
+    def close(self) -> None:
+        for o in self.outputs:
+            try:
+                o.driver.close()
+            except Exception:
+                log.exception("output %s: close failed", o.label)
+
+
+def _write_one(o: OutputRuntime, records: tuple[bytes, ...], meta: EventMeta) -> BaseException | None:
+    try:
+        o.driver.write(OutputBatch(records=records, meta=meta))
+    except OutputError as err:
+        return err
+    except Exception as err:  # a driver bug must fail the batch, not the server
+        log.exception("output %s raised an unexpected error", o.label)
+        return err
+    return None
+
+
+def build_pipeline(
+    outputs: Sequence[OutputConfig], context_factory: Any, executor: ThreadPoolExecutor | None = None
+) -> Pipeline:
+    """Build the drivers of the enabled outputs. ``context_factory(format_name)`` gives the
+    DriverContext. Raises ValueError when an output is misconfigured."""
+    from wec.formats import get_format
+    from wec.outputs.registry import build_driver
+
+    runtimes: list[OutputRuntime] = []
+    for i, oc in enumerate(outputs):
+        if not oc.enabled:
+            continue
+        fmt = get_format(oc.format)
+        driver = build_driver(oc.driver, dict(oc.config), context_factory(oc.format))
+        runtimes.append(OutputRuntime(index=i, config=oc, format=fmt, driver=driver))
+    return Pipeline(runtimes, executor=executor)

@@ -1,0 +1,111 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""The one hardened XML parser of the protocol core.
+
+Every byte that reaches it came from the network, so it is configured for hostile input
+(DESIGN.md decision 3): entities are never substituted, no DTD is loaded, no network
+access, ``huge_tree`` stays off (which also keeps libxml2's own nesting-depth and text-size
+limits), and a document with a DOCTYPE is refused outright (no WEF message has one, and it
+is the door to entity bombs). Whitespace is preserved: payloads are passed on verbatim.
+
+PROTOCOL.md §3.8: Windows may put characters that XML 1.0 forbids (U+0004, U+0005, …) inside
+event CDATA. When, and only when, a document fails to parse and contains such characters,
+each one is replaced with the text ``\\u{<hex>}`` and the document is parsed again, as
+OpenWEC does. Valid documents never pay for the scan.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from typing import Final
+
+from lxml import etree
+
+from .errors import RemoteProtocolError
+
+__all__ = ["DEFAULT_MAX_CHARS", "escape_invalid_xml_chars", "new_parser", "parse_xml"]
+
+# A WEF envelope is bounded by w:MaxEnvelopeSize (512000 bytes by default, i.e. 256 Ki UTF-16
+# code units); allow generous headroom for large max_envelope_size settings.
+DEFAULT_MAX_CHARS: Final = 8 * 1024 * 1024
+
+# XML 1.0 §2.2 Char: #x9 | #xA | #xD | [#x20-#xD7FF] | [#xE000-#xFFFD] | [#x10000-#x10FFFF].
+# Everything else (C0 controls, lone surrogates, U+FFFE/U+FFFF) is illegal even in CDATA.
+_ILLEGAL_XML_CHARS: Final = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+# A DOCTYPE can only appear in the prolog: after an optional XML declaration, comments, PIs
+# and whitespace, before the root element. Refuse it before libxml2 sees the document.
+_DOCTYPE_IN_PROLOG: Final = re.compile(r"\s*(?:<\?.*?\?>\s*|<!--.*?-->\s*)*<!DOCTYPE", re.DOTALL)
+
+_local = threading.local()
+
+
+def new_parser() -> etree.XMLParser:
+    """A parser with every dangerous feature off. One per thread: lxml parsers must not be
+    used by two threads at once, and cheroot serves requests from a thread pool."""
+    return etree.XMLParser(
+        encoding="utf-8",  # we always feed UTF-8 bytes; ignore any declared encoding
+        resolve_entities=False,
+        load_dtd=False,
+        dtd_validation=False,
+        no_network=True,
+        huge_tree=False,
+        remove_blank_text=False,
+        remove_comments=False,
+        remove_pis=False,
+        collect_ids=False,
+    )
+
+
+def _parser() -> etree.XMLParser:
+    parser: etree.XMLParser | None = getattr(_local, "parser", None)
+    if parser is None:
+        parser = new_parser()
+        _local.parser = parser
+    return parser
+
+
+def escape_invalid_xml_chars(text: str) -> str:
+    """Replace each character illegal in XML 1.0 with ``\\u{<lowercase hex>}`` (PROTOCOL.md §3.8).
+
+    U+0005 becomes ``\\u{5}``, U+001F becomes ``\\u{1f}``: the spelling of Rust's ``{:?}``,
+    so our events match OpenWEC's byte for byte.
+    """
+    return _ILLEGAL_XML_CHARS.sub(lambda m: f"\\u{{{ord(m.group()):x}}}", text)
+
+
+def _parse_once(text: str) -> etree._Element:
+    data = text.encode("utf-8")  # UnicodeEncodeError on lone surrogates: handled by the caller
+    root = etree.fromstring(data, _parser())
+    if root.getroottree().docinfo.doctype:
+        # Belt and braces: the prolog check above should have caught it already.
+        raise RemoteProtocolError("DOCTYPE is not allowed", 400)
+    return root
+
+
+def parse_xml(text: str, *, max_chars: int = DEFAULT_MAX_CHARS) -> etree._Element:
+    """Parse one untrusted XML document and return its root element.
+
+    Raises :class:`RemoteProtocolError` with status 413 when ``text`` is longer than
+    ``max_chars`` and 400 for anything that is not a well-formed, DOCTYPE-free document
+    (after the invalid-character fallback of PROTOCOL.md §3.8).
+    """
+    if len(text) > max_chars:
+        raise RemoteProtocolError(f"XML document too large ({len(text)} > {max_chars} chars)", 413)
+    if text.startswith("\ufeff"):
+        text = text[1:]
+    if _DOCTYPE_IN_PROLOG.match(text):
+        raise RemoteProtocolError("DOCTYPE is not allowed", 400)
+    try:
+        return _parse_once(text)
+    except (etree.XMLSyntaxError, UnicodeEncodeError) as err:
+        first_error: Exception = err
+    except (etree.LxmlError, ValueError) as err:
+        raise RemoteProtocolError(f"unparsable XML: {err}", 400) from err
+    # Slow path, only for documents that failed: are illegal characters the cause?
+    if not _ILLEGAL_XML_CHARS.search(text):
+        raise RemoteProtocolError(f"unparsable XML: {first_error}", 400) from first_error
+    try:
+        return _parse_once(escape_invalid_xml_chars(text))
+    except (etree.LxmlError, ValueError) as err:
+        raise RemoteProtocolError(f"unparsable XML: {err}", 400) from err

@@ -1,0 +1,286 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""What the collector does with each message: Enumerate, Heartbeat, Events, End, SubscriptionEnd.
+
+This layer knows subscriptions, bookmarks, heartbeats and outputs; it does not parse XML or
+HTTP (the protocol core and the transport do). It keeps an in-memory snapshot of the
+subscriptions, refreshed from the store when the store's generation number changes (checked
+every ``db_sync_interval`` seconds, and at once on SIGHUP), so the request path reads no
+subscription from the database. Only subscriptions whose outputs changed get new drivers.
+
+The delivery rule lives in :meth:`CollectorService.events`: deliver to every output, and only
+when all accepted it store the bookmark and Ack. Anything else is a 503 without Ack.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from wec.config import CollectorSettings, Settings
+from wec.formats.base import EventMeta
+from wec.outputs.context import DriverContext
+from wec.outputs.pipeline import DeliveryFailed, Pipeline, build_pipeline
+from wec.protocol import (
+    End,
+    Enumerate,
+    EventsBatch,
+    Heartbeat,
+    KerberosPolicy,
+    Message,
+    SubscriptionEnd,
+    SubscriptionOffer,
+    TlsPolicy,
+    build_ack,
+    build_enumerate_response,
+    collector_host,
+    notify_address,
+    subscription_version,
+)
+from wec.store.base import Store
+from wec.store.heartbeats import HeartbeatQueue
+from wec.subscriptions.model import Subscription
+
+__all__ = ["CollectorService", "RequestContext", "ServiceError", "SubscriptionRuntime"]
+
+log = logging.getLogger("wec.service")
+
+SUBSCRIPTIONS_PREFIX = "/wsman/subscriptions/"
+
+
+class ServiceError(Exception):
+    """A request the service refuses; ``status`` is the HTTP status (the body stays empty)."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+@dataclass(frozen=True)
+class RequestContext:
+    principal: str  # authenticated identity
+    ip: str  # the source's address
+    path: str  # the request-target, byte-for-byte (matched against a subscription's `uri`)
+    collector: CollectorSettings
+    scheme: str = "http"  # http (Kerberos) | https (TLS)
+    issuer_thumbprint: str | None = None  # TLS: SHA-1 of the CA that issued the client's cert
+
+
+@dataclass
+class SubscriptionRuntime:
+    subscription: Subscription
+    version: str
+    pipeline: Pipeline | None
+    outputs_key: tuple[str, ...]
+    error: str | None = None  # why the outputs could not be built (subscription then refused)
+
+
+def _outputs_key(sub: Subscription) -> tuple[str, ...]:
+    return tuple(o.key() for o in sub.outputs)
+
+
+class CollectorService:
+    def __init__(self, settings: Settings, store: Store, heartbeats: HeartbeatQueue,
+                 *, output_threads: int = 16) -> None:
+        self.settings = settings
+        self.store = store
+        self.heartbeats = heartbeats
+        self._executor = ThreadPoolExecutor(max_workers=output_threads, thread_name_prefix="wec-output")
+        self._lock = threading.Lock()
+        self._subs: dict[str, SubscriptionRuntime] = {}
+        self._generation: int | None = None
+        self._last_sync = 0.0
+
+    # --- subscriptions snapshot ------------------------------------------------------------
+
+    def _context(self, format_name: str) -> DriverContext:
+        return DriverContext(node_name=self.settings.server.node_name,
+                             kafka_options=self.settings.outputs.kafka_options, format_name=format_name)
+
+    def sync(self, force: bool = False) -> bool:
+        """Reload subscriptions if the store changed; returns True if anything was reloaded."""
+        generation = self.store.subscriptions_generation()
+        with self._lock:
+            self._last_sync = time.monotonic()
+            if not force and generation == self._generation:
+                return False
+            subs = self.store.list_subscriptions()
+            fresh: dict[str, SubscriptionRuntime] = {}
+            stale: list[Pipeline] = []
+            for sub in subs:
+                key = sub.uuid_upper
+                old = self._subs.get(key)
+                okey = _outputs_key(sub)
+                if old is not None and old.outputs_key == okey and old.pipeline is not None and not force:
+                    pipeline, error = old.pipeline, None
+                else:
+                    if old is not None and old.pipeline is not None:
+                        stale.append(old.pipeline)
+                    pipeline, error = self._build(sub)
+                fresh[key] = SubscriptionRuntime(sub, subscription_version(sub), pipeline, okey, error)
+            for key, old in self._subs.items():
+                if key not in fresh and old.pipeline is not None:
+                    stale.append(old.pipeline)
+            self._subs = fresh
+            self._generation = generation
+        for p in stale:
+            p.close()
+        log.info("subscriptions loaded: %d (%d offerable)", len(fresh),
+                 sum(1 for r in fresh.values() if r.subscription.is_offerable()))
+        return True
+
+    def _build(self, sub: Subscription) -> tuple[Pipeline | None, str | None]:
+        try:
+            return build_pipeline(sub.outputs, self._context, executor=self._executor), None
+        except Exception as err:
+            log.error("subscription %s (%s): cannot build its outputs: %s", sub.name, sub.uuid, err)
+            return None, str(err)
+
+    def maybe_sync(self) -> None:
+        if time.monotonic() - self._last_sync >= self.settings.server.db_sync_interval:
+            try:
+                self.sync()
+            except Exception:
+                log.exception("cannot reload subscriptions from the database")
+
+    def reload_outputs(self, uuid: str | None = None) -> None:
+        """Rebuild drivers (SIGHUP, ``wec subscriptions reload``): files reopened, sockets redone."""
+        with self._lock:
+            targets = [r for k, r in self._subs.items() if uuid is None or k == uuid.upper()]
+            for r in targets:
+                old = r.pipeline
+                r.pipeline, r.error = self._build(r.subscription)
+                if old is not None:
+                    old.close()
+
+    def reopen(self) -> None:
+        with self._lock:
+            pipelines = [r.pipeline for r in self._subs.values() if r.pipeline is not None]
+        for p in pipelines:
+            p.reopen()
+
+    def runtimes(self) -> list[SubscriptionRuntime]:
+        with self._lock:
+            return list(self._subs.values())
+
+    def close(self) -> None:
+        with self._lock:
+            pipelines = [r.pipeline for r in self._subs.values() if r.pipeline is not None]
+            self._subs = {}
+        for p in pipelines:
+            p.close()
+        self._executor.shutdown(wait=True)
+
+    # --- messages ----------------------------------------------------------------------------
+
+    def handle(self, message: Message, ctx: RequestContext) -> str | None:
+        """Process one message; returns the response XML, or None for an empty 200."""
+        self.maybe_sync()
+        if isinstance(message, Enumerate):
+            return self.enumerate(message, ctx)
+        if isinstance(message, Heartbeat):
+            return self.heartbeat(message, ctx)
+        if isinstance(message, EventsBatch):
+            return self.events(message, ctx)
+        if isinstance(message, SubscriptionEnd):
+            return self.subscription_end(message, ctx)
+        if isinstance(message, End):
+            return None
+        raise ServiceError(400, f"unsupported message {type(message).__name__}")
+
+    def enumerate(self, msg: Enumerate, ctx: RequestContext) -> str:
+        if ctx.path.startswith(SUBSCRIPTIONS_PREFIX):
+            raise ServiceError(400, "Enumerate sent to a subscription endpoint")
+        host = collector_host(msg.header.to, ctx.collector.hostname)
+        policy: KerberosPolicy | TlsPolicy = (
+            TlsPolicy((ctx.issuer_thumbprint,) if ctx.issuer_thumbprint else ())
+            if ctx.scheme == "https" else KerberosPolicy()
+        )
+        offers: list[SubscriptionOffer] = []
+        for r in self.runtimes():
+            sub = r.subscription
+            if not sub.is_offerable() or r.pipeline is None:
+                continue
+            if sub.uri is not None and sub.uri != ctx.path:
+                continue
+            if not sub.allows(ctx.principal, msg.header.machine_id):
+                continue
+            bookmark = self.store.get_bookmark(ctx.principal, sub.uuid)
+            offers.append(SubscriptionOffer(
+                subscription=sub, version=r.version,
+                address=notify_address(ctx.scheme, host, ctx.collector.public_port, sub.uuid),
+                bookmark=bookmark, policy=policy,
+            ))
+        log.info("enumerate from %s (%s, machine %s): %d subscription(s)", ctx.principal, ctx.ip,
+                 msg.header.machine_id, len(offers))
+        return build_enumerate_response(msg, offers)
+
+    def _resolve(self, header: Any, ctx: RequestContext) -> SubscriptionRuntime:
+        identifier = header.identifier
+        if not identifier:
+            raise ServiceError(400, "no e:Identifier reference parameter")
+        with self._lock:
+            runtime = self._subs.get(identifier.upper())
+        if runtime is None or not runtime.subscription.is_offerable():
+            raise ServiceError(404, f"unknown or disabled subscription {identifier}")
+        if not runtime.subscription.allows(ctx.principal, header.machine_id):
+            raise ServiceError(403, f"client {ctx.principal} is not allowed by the filter of "
+                                    f"subscription {runtime.subscription.name}")
+        return runtime
+
+    def heartbeat(self, msg: Heartbeat, ctx: RequestContext) -> str:
+        runtime = self._resolve(msg.header, ctx)
+        self.heartbeats.record(ctx.principal, runtime.subscription.uuid, ctx.ip,
+                               datetime.now(UTC), False)
+        return build_ack(msg.header)
+
+    def events(self, msg: EventsBatch, ctx: RequestContext) -> str:
+        runtime = self._resolve(msg.header, ctx)
+        sub = runtime.subscription
+        if not msg.header.version:
+            raise ServiceError(400, "Events without the Version reference parameter")
+        if runtime.pipeline is None:
+            raise ServiceError(503, f"subscription {sub.name}: outputs unavailable: {runtime.error}")
+        now = datetime.now(UTC)
+        meta = EventMeta(
+            ip=ctx.ip, time_received=now, principal=ctx.principal,
+            subscription_uuid=sub.uuid_upper, subscription_version=msg.header.version.upper(),
+            subscription_name=sub.name, subscription_uri=sub.uri,
+            client_revision=msg.header.revision, server_revision=sub.revision,
+            node=self.settings.server.node_name,
+        )
+        try:
+            report = runtime.pipeline.deliver(msg.events, meta)
+        except DeliveryFailed as err:
+            # No Ack and no bookmark: the source keeps the batch and sends it again.
+            log.error("subscription %s: batch of %d events from %s refused: %s", sub.name,
+                      len(msg.events), ctx.principal, err)
+            raise ServiceError(503, str(err)) from err
+        for fmt, count in report.format_failures.items():
+            if count:
+                log.warning("subscription %s: %d event(s) could not be formatted as %s", sub.name, count, fmt)
+        if msg.bookmark is not None:
+            if "Direction=" in msg.bookmark and "backward" in msg.bookmark:
+                log.warning("client %s sent a backward bookmark for %s (stored verbatim)",
+                            ctx.principal, sub.name)
+            try:
+                self.store.put_bookmark(ctx.principal, sub.uuid, msg.bookmark)
+            except Exception as err:
+                # The outputs have the events, but without a stored bookmark a restart would
+                # replay from an older point: refuse the Ack so the source keeps its position.
+                log.exception("subscription %s: cannot store the bookmark of %s", sub.name, ctx.principal)
+                raise ServiceError(503, f"cannot store bookmark: {err}") from err
+        else:
+            log.info("Events from %s for %s without w:Bookmark: acked, bookmark kept", ctx.principal, sub.name)
+        self.heartbeats.record(ctx.principal, sub.uuid, ctx.ip, now, True)
+        return build_ack(msg.header)
+
+    def subscription_end(self, msg: SubscriptionEnd, ctx: RequestContext) -> None:
+        log.warning("SubscriptionEnd from %s (%s) for %s: status=%s code=%s machine=%s: %s",
+                    ctx.principal, ctx.ip, msg.header.identifier, msg.status, msg.fault_code,
+                    msg.fault_machine, msg.fault_message)
+        return None

@@ -1,0 +1,223 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""The WSGI application: HTTP in, service call, HTTP out. No business logic here.
+
+Request pipeline (PROTOCOL.md §2, §4 "Pipeline"):
+
+    route (POST only) → size checks → authenticate (Kerberos accept, or the connection's
+    existing session) → empty body? answer 200 (auth-only request) → multipart → GSS unwrap →
+    SLDC decompress when Content-Encoding: SLDC → UTF-16 decode → parse → service → build →
+    UTF-16 encode → GSS wrap → multipart
+
+Every refusal is an :class:`HttpError` raised where it is detected and rendered in one place:
+an empty body, the status, a log line naming the peer and the reason. A refused request
+changes no state: the service is called only after every check of the transport passed.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from werkzeug.wrappers import Request
+
+import accel.sldc
+import accel.utf16
+from wec.auth.errors import AuthError, DecryptError
+from wec.auth.kerberos import WWW_AUTHENTICATE_CHALLENGES, KerberosAcceptor
+from wec.auth.multipart import parse_encrypted
+from wec.config import CollectorSettings
+from wec.protocol import RemoteProtocolError, parse_message
+from wec.service import CollectorService, RequestContext, ServiceError
+from wec.transport.server import ENVIRON_KEY, ConnectionState
+
+__all__ = ["HttpError", "WecApp"]
+
+log = logging.getLogger("wec.transport.app")
+access_log = logging.getLogger("wec.access")
+
+SOAP_CONTENT_TYPE = "application/soap+xml;charset=UTF-16"
+_REASONS = {200: "OK", 400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found",
+            405: "Method Not Allowed", 411: "Length Required", 413: "Content Too Large",
+            415: "Unsupported Media Type", 500: "Internal Server Error", 503: "Service Unavailable"}
+_BOMS = (b"\xff\xfe", b"\xfe\xff", b"\xef\xbb\xbf")
+
+
+class HttpError(Exception):
+    def __init__(self, status: int, reason: str, headers: list[tuple[str, str]] | None = None) -> None:
+        super().__init__(reason)
+        self.status = status
+        self.reason = reason
+        self.headers = headers or []
+
+
+@dataclass
+class _Response:
+    status: int
+    body: bytes = b""
+    headers: list[tuple[str, str]] | None = None
+
+
+def _status_line(code: int) -> str:
+    return f"{code} {_REASONS.get(code, 'Error')}"
+
+
+def decode_text(data: bytes) -> tuple[str, int]:
+    """UTF-16 (BOM-sniffed) to text; returns the number of U+FFFD substitutions too."""
+    result: Any = accel.utf16.decode(data)
+    if isinstance(result, str):
+        return result, result.count("\ufffd")
+    return str(result.text), int(result.replacements)
+
+
+def looks_uncompressed(data: bytes) -> bool:
+    """A body labelled SLDC that is plain text (the End after a SubscriptionEnd, PROTOCOL.md §6)."""
+    return data.startswith(_BOMS) or data[:1] == b"<" or data[:2] == b"<\x00"
+
+
+class WecApp:
+    """One WSGI app per collector (listen address)."""
+
+    def __init__(self, collector: CollectorSettings, service: CollectorService,
+                 acceptor: KerberosAcceptor | None, *, max_events: int = 20000) -> None:
+        self.collector = collector
+        self.service = service
+        self.acceptor = acceptor
+        self.max_events = max_events
+        if collector.authentication.type == "Kerberos" and acceptor is None:
+            raise ValueError("a Kerberos collector needs a KerberosAcceptor")
+
+    # --- WSGI ----------------------------------------------------------------------------------
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        started = time.monotonic()
+        conn: ConnectionState | None = environ.get(ENVIRON_KEY)
+        request = Request(environ)
+        try:
+            if conn is None:  # served by a server without per-connection state: refuse
+                raise HttpError(500, "no connection state (not served by wec's server)")
+            with conn.lock:
+                conn.requests += 1
+                resp = self._handle(request, conn)
+        except HttpError as err:
+            level = logging.INFO if err.status == 401 and "no Authorization" in err.reason else logging.WARNING
+            log.log(level, "%s %s from %s:%s (%s): %d %s", request.method, request.path,
+                    environ.get("REMOTE_ADDR"), environ.get("REMOTE_PORT"),
+                    conn.principal if conn else None, err.status, err.reason)
+            resp = _Response(err.status, b"", err.headers)
+        except Exception:
+            log.exception("internal error on %s %s from %s", request.method, request.path,
+                          environ.get("REMOTE_ADDR"))
+            resp = _Response(500)
+        headers = list(resp.headers or [])
+        headers.append(("Content-Length", str(len(resp.body))))
+        if resp.status in (400, 411, 413, 500):
+            # After a refused request the connection state may be out of step with the source
+            # (GSS sequence numbers); closing is what Windows expects after an error anyway.
+            headers.append(("Connection", "close"))
+        start_response(_status_line(resp.status), headers)
+        access_log.info("%s:%s - %s [%s] \"%s %s\" %d %.1fms", environ.get("REMOTE_ADDR"),
+                        environ.get("REMOTE_PORT"), (conn.principal if conn else None) or "-",
+                        time.strftime("%d/%b/%Y:%H:%M:%S %z"), request.method, environ.get("REQUEST_URI")
+                        or request.path, resp.status, (time.monotonic() - started) * 1000)
+        return [resp.body]
+
+    # --- steps ---------------------------------------------------------------------------------
+
+    def _read_body(self, request: Request) -> bytes:
+        if request.method != "POST":
+            raise HttpError(404, f"method {request.method} not allowed")
+        if "chunked" in request.headers.get("Transfer-Encoding", "").lower():
+            raise HttpError(400, "chunked bodies are not accepted (a Content-Length is required)")
+        length = request.content_length or 0
+        if length > self.collector.max_content_length:
+            raise HttpError(413, f"body of {length} bytes over max_content_length "
+                                 f"{self.collector.max_content_length}")
+        data = request.get_data(cache=False) if length else b""
+        if len(data) != length:
+            raise HttpError(400, f"body shorter than its Content-Length ({len(data)} < {length})")
+        return data
+
+    def _authenticate(self, request: Request, conn: ConnectionState) -> list[tuple[str, str]]:
+        """Kerberos: returns the WWW-Authenticate header to send (on the accepting request)."""
+        assert self.acceptor is not None
+        authorization = request.headers.get("Authorization")
+        challenge = [("WWW-Authenticate", c) for c in WWW_AUTHENTICATE_CHALLENGES]
+        if authorization:
+            try:
+                result = self.acceptor.accept(authorization)
+            except AuthError as err:
+                conn.close()
+                raise HttpError(401, f"authentication failed: {err}", challenge) from err
+            conn.close()  # a new handshake on a connection replaces the previous context
+            conn.closed = False
+            conn.session = result.session
+            conn.principal = result.session.principal
+            return [("WWW-Authenticate", result.www_authenticate)]
+        if conn.session is None:
+            raise HttpError(401, "no Authorization on an unauthenticated connection", challenge)
+        return []
+
+    def _unwrap(self, request: Request, conn: ConnectionState, body: bytes) -> bytes:
+        content_type = request.headers.get("Content-Type", "")
+        if not content_type.lower().startswith("multipart/encrypted"):
+            raise HttpError(400, f"plaintext body on a Kerberos collector ({content_type or 'no type'})")
+        try:
+            encrypted = parse_encrypted(content_type, body)
+            return bytes(conn.session.unwrap(encrypted))
+        except DecryptError as err:
+            raise HttpError(400, f"cannot decrypt body: {err}") from err
+
+    def _decompress(self, request: Request, plain: bytes) -> bytes:
+        encoding = request.headers.get("Content-Encoding")
+        if encoding is None:
+            return plain
+        if encoding.strip().upper() != "SLDC":
+            raise HttpError(400, f"unsupported Content-Encoding {encoding!r}")
+        if looks_uncompressed(plain):
+            return plain
+        try:
+            cap = accel.sldc.default_cap(len(plain), max(self.collector.max_content_length, 512000))
+            return bytes(accel.sldc.decompress(plain, max_output=cap))
+        except accel.sldc.SldcError as err:
+            raise HttpError(400, f"invalid SLDC body: {err}") from err
+
+    def _handle(self, request: Request, conn: ConnectionState) -> _Response:
+        body = self._read_body(request)
+        auth_headers = self._authenticate(request, conn)
+        if not body:
+            return _Response(200, b"", auth_headers)  # the auth-only request
+        plain = self._unwrap(request, conn, body)
+        xml_bytes = self._decompress(request, plain)
+        text, replaced = decode_text(xml_bytes)
+        if replaced:
+            log.warning("invalid UTF-16 from %s: %d character(s) replaced by U+FFFD", conn.principal, replaced)
+        try:
+            message = parse_message(text, max_events=self.max_events)
+        except RemoteProtocolError as err:
+            raise HttpError(err.status, f"bad SOAP message: {err}") from err
+        ctx = RequestContext(
+            principal=conn.principal or "", ip=conn.remote_addr, path=_request_target(request),
+            collector=self.collector, scheme="http",
+        )
+        try:
+            reply = self.service.handle(message, ctx)
+        except ServiceError as err:
+            raise HttpError(err.status, str(err)) from err
+        except RemoteProtocolError as err:  # e.g. collector host not derivable from a:To
+            raise HttpError(err.status, str(err)) from err
+        if reply is None:
+            return _Response(200, b"", auth_headers)
+        encoded = accel.utf16.encode(reply)
+        content_type, wire = conn.session.encrypt_response(encoded)
+        return _Response(200, wire, [*auth_headers, ("Content-Type", content_type)])
+
+
+def _request_target(request: Request) -> str:
+    uri = request.environ.get("REQUEST_URI")
+    if uri:
+        return str(uri)
+    qs = request.environ.get("QUERY_STRING")
+    return request.path + (f"?{qs}" if qs else "")
