@@ -115,7 +115,17 @@ class MonitoringSettings:
     listen_port: int
     machines_refresh_interval: float = 30.0
     http_request_duration_buckets: tuple[float, ...] = (
-        0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+        0.005,
+        0.01,
+        0.025,
+        0.05,
+        0.1,
+        0.25,
+        0.5,
+        1.0,
+        2.5,
+        5.0,
+        10.0,
     )
     count_input_events_per_machine: bool = False
     count_input_event_bytes_per_machine: bool = False
@@ -157,19 +167,22 @@ def _typed(where: str, value: Any, kind: type | tuple[type, ...]) -> Any:
     return value
 
 
-def _kwargs(where: str, data: Mapping[str, Any], types: Mapping[str, Any],
-            required: tuple[str, ...] = ()) -> dict[str, Any]:
+def _kwargs(
+    where: str, data: Mapping[str, Any], types: Mapping[str, Any], required: tuple[str, ...] = ()
+) -> dict[str, Any]:
     """Check keys and types of one table; returns constructor arguments."""
     _check_keys(where, data, set(types))
     for key in required:
         if data.get(key) is None:
             raise ConfigError(f"missing required key '{where}.{key}'")
-    return {key: _typed(f"{where}.{key}", value, types[key])
-            for key, value in data.items() if value is not None}
+    return {
+        key: _typed(f"{where}.{key}", value, types[key]) for key, value in data.items() if value is not None
+    }
 
 
-def _build(cls: type, where: str, data: Mapping[str, Any], types: Mapping[str, Any],
-           required: tuple[str, ...] = ()) -> Any:
+def _build(
+    cls: type, where: str, data: Mapping[str, Any], types: Mapping[str, Any], required: tuple[str, ...] = ()
+) -> Any:
     return cls(**_kwargs(where, data, types, required))
 
 
@@ -179,30 +192,62 @@ def _positive(where: str, value: float | int | None) -> None:
 
 
 _SERVER_TYPES = {
-    "keytab": str, "node_name": str, "db_sync_interval": float, "flush_heartbeats_interval": float,
-    "heartbeats_queue_size": int, "tcp_keepalive_time": int, "tcp_keepalive_intvl": int,
-    "tcp_keepalive_probes": int, "thread_pool_size": int, "worker_processes": int,
-    "max_events_per_batch": int, "shutdown_timeout": float, "numba_cache_dir": str, "state_dir": str,
+    "keytab": str,
+    "node_name": str,
+    "db_sync_interval": float,
+    "flush_heartbeats_interval": float,
+    "heartbeats_queue_size": int,
+    "tcp_keepalive_time": int,
+    "tcp_keepalive_intvl": int,
+    "tcp_keepalive_probes": int,
+    "thread_pool_size": int,
+    "worker_processes": int,
+    "max_events_per_batch": int,
+    "shutdown_timeout": float,
+    "numba_cache_dir": str,
+    "state_dir": str,
 }
 _LOGGING_TYPES = {
-    "verbosity": str, "server_logs": str, "server_logs_pattern": str, "access_logs": str,
+    "verbosity": str,
+    "server_logs": str,
+    "server_logs_pattern": str,
+    "access_logs": str,
     "access_logs_pattern": str,
 }
 _DATABASE_TYPES = {
-    "type": str, "path": str, "host": str, "port": int, "dbname": str, "user": str, "password": str,
-    "ssl_mode": str, "ca_file": str, "max_chunk_size": int,
+    "type": str,
+    "path": str,
+    "host": str,
+    "port": int,
+    "dbname": str,
+    "user": str,
+    "password": str,
+    "ssl_mode": str,
+    "ca_file": str,
+    "max_chunk_size": int,
 }
 _COLLECTOR_TYPES = {
-    "hostname": str, "listen_address": str, "listen_port": int, "max_content_length": int,
-    "enable_proxy_protocol": bool, "advertized_port": int, "authentication": dict,
+    "hostname": str,
+    "listen_address": str,
+    "listen_port": int,
+    "max_content_length": int,
+    "enable_proxy_protocol": bool,
+    "advertized_port": int,
+    "authentication": dict,
 }
 _AUTH_TYPES = {
-    "type": str, "service_principal_name": str, "ca_certificate": str, "server_certificate": str,
+    "type": str,
+    "service_principal_name": str,
+    "ca_certificate": str,
+    "server_certificate": str,
     "server_private_key": str,
 }
 _MONITORING_TYPES = {
-    "listen_address": str, "listen_port": int, "machines_refresh_interval": float,
-    "http_request_duration_buckets": list, "count_input_events_per_machine": bool,
+    "listen_address": str,
+    "listen_port": int,
+    "machines_refresh_interval": float,
+    "http_request_duration_buckets": list,
+    "count_input_events_per_machine": bool,
     "count_input_event_bytes_per_machine": bool,
     "count_http_request_body_network_size_per_machine": bool,
     "count_http_request_body_real_size_per_machine": bool,
@@ -212,8 +257,14 @@ _VERBOSITIES = ("error", "warn", "info", "debug", "trace")
 
 def _server(data: Mapping[str, Any]) -> ServerSettings:
     s: ServerSettings = _build(ServerSettings, "server", data, _SERVER_TYPES)
-    for key in ("db_sync_interval", "flush_heartbeats_interval", "heartbeats_queue_size",
-                "thread_pool_size", "worker_processes", "max_events_per_batch"):
+    for key in (
+        "db_sync_interval",
+        "flush_heartbeats_interval",
+        "heartbeats_queue_size",
+        "thread_pool_size",
+        "worker_processes",
+        "max_events_per_batch",
+    ):
         _positive(f"server.{key}", getattr(s, key))
     return s
 
@@ -280,29 +331,37 @@ def _outputs(data: Mapping[str, Any]) -> OutputsSettings:
     gc = _typed("outputs.garbage_collect_interval", data.get("garbage_collect_interval", 600.0), float)
     files = _typed("outputs.files", data.get("files", {}), dict)
     _check_keys("outputs.files", files, {"files_descriptor_close_timeout"})
-    timeout = _typed("outputs.files.files_descriptor_close_timeout",
-                     files.get("files_descriptor_close_timeout", 600.0), float)
+    timeout = _typed(
+        "outputs.files.files_descriptor_close_timeout",
+        files.get("files_descriptor_close_timeout", 600.0),
+        float,
+    )
     kafka = _typed("outputs.kafka", data.get("kafka", {}), dict)
     _check_keys("outputs.kafka", kafka, {"options"})
     options = _typed("outputs.kafka.options", kafka.get("options", {}), dict)
-    return OutputsSettings(garbage_collect_interval=gc, files_descriptor_close_timeout=timeout,
-                           kafka_options=dict(options))
+    return OutputsSettings(
+        garbage_collect_interval=gc, files_descriptor_close_timeout=timeout, kafka_options=dict(options)
+    )
 
 
 def _monitoring(data: Mapping[str, Any]) -> MonitoringSettings:
     data = dict(data)
     buckets = data.pop("http_request_duration_buckets", None)
-    m: MonitoringSettings = _build(MonitoringSettings, "monitoring", data,
-                                   {k: v for k, v in _MONITORING_TYPES.items()
-                                    if k != "http_request_duration_buckets"},
-                                   ("listen_address", "listen_port"))
+    m: MonitoringSettings = _build(
+        MonitoringSettings,
+        "monitoring",
+        data,
+        {k: v for k, v in _MONITORING_TYPES.items() if k != "http_request_duration_buckets"},
+        ("listen_address", "listen_port"),
+    )
     if buckets is not None:
         if not isinstance(buckets, list) or not all(
             isinstance(b, int | float) and not isinstance(b, bool) for b in buckets
         ):
             raise ConfigError("'monitoring.http_request_duration_buckets' must be a list of numbers")
-        m = MonitoringSettings(**{**m.__dict__, "http_request_duration_buckets":
-                                  tuple(float(b) for b in buckets)})
+        m = MonitoringSettings(
+            **{**m.__dict__, "http_request_duration_buckets": tuple(float(b) for b in buckets)}
+        )
     return m
 
 
@@ -333,8 +392,9 @@ def parse_settings(raw: Mapping[str, Any], source: str | None = None) -> Setting
         if addr in seen:
             raise ConfigError(f"two collectors listen on {c.listen_address}:{c.listen_port}")
         seen.add(addr)
-    cli = _build(CliSettings, "cli", _typed("cli", raw.get("cli", {}), dict),
-                 {"read_only_subscriptions": bool})
+    cli = _build(
+        CliSettings, "cli", _typed("cli", raw.get("cli", {}), dict), {"read_only_subscriptions": bool}
+    )
     monitoring = raw.get("monitoring")
     return Settings(
         server=_server(_typed("server", raw.get("server", {}), dict)),
@@ -351,8 +411,9 @@ def parse_settings(raw: Mapping[str, Any], source: str | None = None) -> Setting
 _DYNACONF_INTERNAL = {"load_dotenv"}
 
 
-def load_settings(path: str | os.PathLike[str] | None = None,
-                  environ: Mapping[str, str] | None = None) -> Settings:
+def load_settings(
+    path: str | os.PathLike[str] | None = None, environ: Mapping[str, str] | None = None
+) -> Settings:
     """Read the settings file (default ``/etc/wec/wec.toml``) plus ``WEC_<SECTION>__<KEY>``
     environment overrides, and validate them."""
     from dynaconf import Dynaconf
@@ -367,13 +428,21 @@ def load_settings(path: str | os.PathLike[str] | None = None,
         raise ConfigError(f"{file}: invalid TOML: {err}") from err
     env = dict(os.environ if environ is None else environ)
     # Only WEC_<SECTION>__<KEY> are overrides; anything else with the prefix is not ours.
-    overrides = {k: v for k, v in env.items()
-                 if k.startswith("WEC_") and k[4:].split("__", 1)[0].lower() in _SECTIONS and "__" in k}
+    overrides = {
+        k: v
+        for k, v in env.items()
+        if k.startswith("WEC_") and k[4:].split("__", 1)[0].lower() in _SECTIONS and "__" in k
+    }
     saved = {k: os.environ.pop(k) for k in list(os.environ) if k.startswith("WEC_")}
     os.environ.update(overrides)
     try:
-        dyn = Dynaconf(settings_files=[str(file)], envvar_prefix="WEC", environments=False,
-                       load_dotenv=False, merge_enabled=True)
+        dyn = Dynaconf(
+            settings_files=[str(file)],
+            envvar_prefix="WEC",
+            environments=False,
+            load_dotenv=False,
+            merge_enabled=True,
+        )
         data = _lower_keys(dyn.as_dict())
     except Exception as err:  # dynaconf raises a variety of parse errors
         raise ConfigError(f"{file}: {err}") from err

@@ -51,8 +51,9 @@ class Daemon:
         log.info("SLDC/UTF-16 kernels ready in %.2fs", took)
         self.store = open_store(s.database)
         self.store.check_schema()
-        self.heartbeats = HeartbeatQueue(self.store, s.server.flush_heartbeats_interval,
-                                         s.server.heartbeats_queue_size)
+        self.heartbeats = HeartbeatQueue(
+            self.store, s.server.flush_heartbeats_interval, s.server.heartbeats_queue_size
+        )
         files_output.configure_handles(s.outputs.files_descriptor_close_timeout)
         self.service = CollectorService(s, self.store, self.heartbeats)
         self.service.sync(force=True)
@@ -64,16 +65,23 @@ class Daemon:
                 raise NotImplementedError("TLS collectors arrive in a later release")
             app = WecApp(c, self.service, acceptor, max_events=s.server.max_events_per_batch)
             srv = make_server(
-                (c.listen_address, c.listen_port), app, threads=s.server.thread_pool_size,
+                (c.listen_address, c.listen_port),
+                app,
+                threads=s.server.thread_pool_size,
                 proxy_protocol=c.enable_proxy_protocol,
-                keepalive=(s.server.tcp_keepalive_time, s.server.tcp_keepalive_intvl,
-                           s.server.tcp_keepalive_probes),
-                shutdown_timeout=s.server.shutdown_timeout, max_body=c.max_content_length + 4096,
+                keepalive=(
+                    s.server.tcp_keepalive_time,
+                    s.server.tcp_keepalive_intvl,
+                    s.server.tcp_keepalive_probes,
+                ),
+                shutdown_timeout=s.server.shutdown_timeout,
+                max_body=c.max_content_length + 4096,
             )
             srv.prepare()
             self.servers.append(srv)
-            log.info("collector listening on %s:%s (%s)", c.listen_address, srv.bind_addr[1],
-                     c.authentication.type)
+            log.info(
+                "collector listening on %s:%s (%s)", c.listen_address, srv.bind_addr[1], c.authentication.type
+            )
 
     @property
     def ports(self) -> list[int]:

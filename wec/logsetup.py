@@ -11,8 +11,13 @@ from wec.config import LoggingSettings
 
 __all__ = ["reopen_logs", "setup_logging"]
 
-_LEVELS = {"error": logging.ERROR, "warn": logging.WARNING, "info": logging.INFO,
-           "debug": logging.DEBUG, "trace": logging.DEBUG}
+_LEVELS = {
+    "error": logging.ERROR,
+    "warn": logging.WARNING,
+    "info": logging.INFO,
+    "debug": logging.DEBUG,
+    "trace": logging.DEBUG,
+}
 _FORMAT = "%(asctime)s %(levelname)s %(name)s - %(message)s"
 _handlers: list[logging.Handler] = []
 

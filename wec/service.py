@@ -84,8 +84,9 @@ def _outputs_key(sub: Subscription) -> tuple[str, ...]:
 
 
 class CollectorService:
-    def __init__(self, settings: Settings, store: Store, heartbeats: HeartbeatQueue,
-                 *, output_threads: int = 16) -> None:
+    def __init__(
+        self, settings: Settings, store: Store, heartbeats: HeartbeatQueue, *, output_threads: int = 16
+    ) -> None:
         self.settings = settings
         self.store = store
         self.heartbeats = heartbeats
@@ -98,8 +99,11 @@ class CollectorService:
     # --- subscriptions snapshot ------------------------------------------------------------
 
     def _context(self, format_name: str) -> DriverContext:
-        return DriverContext(node_name=self.settings.server.node_name,
-                             kafka_options=self.settings.outputs.kafka_options, format_name=format_name)
+        return DriverContext(
+            node_name=self.settings.server.node_name,
+            kafka_options=self.settings.outputs.kafka_options,
+            format_name=format_name,
+        )
 
     def sync(self, force: bool = False) -> bool:
         """Reload subscriptions if the store changed; returns True if anything was reloaded."""
@@ -116,7 +120,8 @@ class CollectorService:
                 old = self._subs.get(key)
                 okey = _outputs_key(sub)
                 if old is not None and old.outputs_key == okey and old.pipeline is not None and not force:
-                    pipeline, error = old.pipeline, None
+                    pipeline: Pipeline | None = old.pipeline
+                    error: str | None = None
                 else:
                     if old is not None and old.pipeline is not None:
                         stale.append(old.pipeline)
@@ -129,8 +134,11 @@ class CollectorService:
             self._generation = generation
         for p in stale:
             p.close()
-        log.info("subscriptions loaded: %d (%d offerable)", len(fresh),
-                 sum(1 for r in fresh.values() if r.subscription.is_offerable()))
+        log.info(
+            "subscriptions loaded: %d (%d offerable)",
+            len(fresh),
+            sum(1 for r in fresh.values() if r.subscription.is_offerable()),
+        )
         return True
 
     def _build(self, sub: Subscription) -> tuple[Pipeline | None, str | None]:
@@ -198,7 +206,8 @@ class CollectorService:
         host = collector_host(msg.header.to, ctx.collector.hostname)
         policy: KerberosPolicy | TlsPolicy = (
             TlsPolicy((ctx.issuer_thumbprint,) if ctx.issuer_thumbprint else ())
-            if ctx.scheme == "https" else KerberosPolicy()
+            if ctx.scheme == "https"
+            else KerberosPolicy()
         )
         offers: list[SubscriptionOffer] = []
         for r in self.runtimes():
@@ -210,13 +219,22 @@ class CollectorService:
             if not sub.allows(ctx.principal, msg.header.machine_id):
                 continue
             bookmark = self.store.get_bookmark(ctx.principal, sub.uuid)
-            offers.append(SubscriptionOffer(
-                subscription=sub, version=r.version,
-                address=notify_address(ctx.scheme, host, ctx.collector.public_port, sub.uuid),
-                bookmark=bookmark, policy=policy,
-            ))
-        log.info("enumerate from %s (%s, machine %s): %d subscription(s)", ctx.principal, ctx.ip,
-                 msg.header.machine_id, len(offers))
+            offers.append(
+                SubscriptionOffer(
+                    subscription=sub,
+                    version=r.version,
+                    address=notify_address(ctx.scheme, host, ctx.collector.public_port, sub.uuid),
+                    bookmark=bookmark,
+                    policy=policy,
+                )
+            )
+        log.info(
+            "enumerate from %s (%s, machine %s): %d subscription(s)",
+            ctx.principal,
+            ctx.ip,
+            msg.header.machine_id,
+            len(offers),
+        )
         return build_enumerate_response(msg, offers)
 
     def _resolve(self, header: Any, ctx: RequestContext) -> SubscriptionRuntime:
@@ -228,14 +246,16 @@ class CollectorService:
         if runtime is None or not runtime.subscription.is_offerable():
             raise ServiceError(404, f"unknown or disabled subscription {identifier}")
         if not runtime.subscription.allows(ctx.principal, header.machine_id):
-            raise ServiceError(403, f"client {ctx.principal} is not allowed by the filter of "
-                                    f"subscription {runtime.subscription.name}")
+            raise ServiceError(
+                403,
+                f"client {ctx.principal} is not allowed by the filter of "
+                f"subscription {runtime.subscription.name}",
+            )
         return runtime
 
     def heartbeat(self, msg: Heartbeat, ctx: RequestContext) -> str:
         runtime = self._resolve(msg.header, ctx)
-        self.heartbeats.record(ctx.principal, runtime.subscription.uuid, ctx.ip,
-                               datetime.now(UTC), False)
+        self.heartbeats.record(ctx.principal, runtime.subscription.uuid, ctx.ip, datetime.now(UTC), False)
         return build_ack(msg.header)
 
     def events(self, msg: EventsBatch, ctx: RequestContext) -> str:
@@ -247,26 +267,37 @@ class CollectorService:
             raise ServiceError(503, f"subscription {sub.name}: outputs unavailable: {runtime.error}")
         now = datetime.now(UTC)
         meta = EventMeta(
-            ip=ctx.ip, time_received=now, principal=ctx.principal,
-            subscription_uuid=sub.uuid_upper, subscription_version=msg.header.version.upper(),
-            subscription_name=sub.name, subscription_uri=sub.uri,
-            client_revision=msg.header.revision, server_revision=sub.revision,
+            ip=ctx.ip,
+            time_received=now,
+            principal=ctx.principal,
+            subscription_uuid=sub.uuid_upper,
+            subscription_version=msg.header.version.upper(),
+            subscription_name=sub.name,
+            subscription_uri=sub.uri,
+            client_revision=msg.header.revision,
+            server_revision=sub.revision,
             node=self.settings.server.node_name,
         )
         try:
             report = runtime.pipeline.deliver(msg.events, meta)
         except DeliveryFailed as err:
             # No Ack and no bookmark: the source keeps the batch and sends it again.
-            log.error("subscription %s: batch of %d events from %s refused: %s", sub.name,
-                      len(msg.events), ctx.principal, err)
+            log.error(
+                "subscription %s: batch of %d events from %s refused: %s",
+                sub.name,
+                len(msg.events),
+                ctx.principal,
+                err,
+            )
             raise ServiceError(503, str(err)) from err
         for fmt, count in report.format_failures.items():
             if count:
                 log.warning("subscription %s: %d event(s) could not be formatted as %s", sub.name, count, fmt)
         if msg.bookmark is not None:
             if "Direction=" in msg.bookmark and "backward" in msg.bookmark:
-                log.warning("client %s sent a backward bookmark for %s (stored verbatim)",
-                            ctx.principal, sub.name)
+                log.warning(
+                    "client %s sent a backward bookmark for %s (stored verbatim)", ctx.principal, sub.name
+                )
             try:
                 self.store.put_bookmark(ctx.principal, sub.uuid, msg.bookmark)
             except Exception as err:
@@ -275,12 +306,21 @@ class CollectorService:
                 log.exception("subscription %s: cannot store the bookmark of %s", sub.name, ctx.principal)
                 raise ServiceError(503, f"cannot store bookmark: {err}") from err
         else:
-            log.info("Events from %s for %s without w:Bookmark: acked, bookmark kept", ctx.principal, sub.name)
+            log.info(
+                "Events from %s for %s without w:Bookmark: acked, bookmark kept", ctx.principal, sub.name
+            )
         self.heartbeats.record(ctx.principal, sub.uuid, ctx.ip, now, True)
         return build_ack(msg.header)
 
-    def subscription_end(self, msg: SubscriptionEnd, ctx: RequestContext) -> None:
-        log.warning("SubscriptionEnd from %s (%s) for %s: status=%s code=%s machine=%s: %s",
-                    ctx.principal, ctx.ip, msg.header.identifier, msg.status, msg.fault_code,
-                    msg.fault_machine, msg.fault_message)
+    def subscription_end(self, msg: SubscriptionEnd, ctx: RequestContext) -> str | None:
+        log.warning(
+            "SubscriptionEnd from %s (%s) for %s: status=%s code=%s machine=%s: %s",
+            ctx.principal,
+            ctx.ip,
+            msg.header.identifier,
+            msg.status,
+            msg.fault_code,
+            msg.fault_machine,
+            msg.fault_message,
+        )
         return None

@@ -14,6 +14,7 @@ from tests.auth.gss_client import (
     Handshake,
     client_read_response,
     client_request,
+    client_unwrap,
     client_wrap,
     handshake,
 )
@@ -113,7 +114,11 @@ def test_tampered_token_header_is_refused(krb: Handshake, index: int) -> None:
 
 def test_truncated_header_or_ciphertext_is_refused(krb: Handshake) -> None:
     body = request(krb)
-    for header, data in ((body.header[:-1], body.data), (body.header, body.data[:-1]), (body.header[:16], b"")):
+    for header, data in (
+        (body.header[:-1], body.data),
+        (body.header, body.data[:-1]),
+        (body.header[:16], b""),
+    ):
         with pytest.raises(DecryptError):
             krb.session.unwrap(EncryptedBody(**{**body.__dict__, "header": header, "data": data}))
 
@@ -193,8 +198,6 @@ def test_concurrent_wraps_are_serialised_and_all_decrypt_in_order(krb: Handshake
     for t in threads:
         t.join(timeout=30)
     assert len(results) == 40
-    from tests.auth.gss_client import client_unwrap
-
     assert len({client_unwrap(krb.client, h, d) for h, d in results}) == 40
 
 

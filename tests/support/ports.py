@@ -1,26 +1,6 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Free loopback ports and waiting for a listener."""
+"""Free loopback ports and waiting for a listener (shared with ``wec.sim.kdc``)."""
 
-from __future__ import annotations
-
-import socket
-import time
+from wec.sim.kdc import free_port, wait_for_port
 
 __all__ = ["free_port", "wait_for_port"]
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def wait_for_port(port: int, host: str = "127.0.0.1", timeout: float = 15.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            with socket.create_connection((host, port), timeout=0.5):
-                return
-        except OSError:
-            time.sleep(0.05)
-    raise TimeoutError(f"nothing listens on {host}:{port} after {timeout}s")

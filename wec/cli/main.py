@@ -50,8 +50,10 @@ def cmd_db(settings: Settings, args: argparse.Namespace) -> int:
         if args.db_command == "init":
             before = store.schema_version()
             store.init()
-            print(f"database ready at schema version {store.schema_version()}"
-                  + ("" if before is None else f" (was {before})"))
+            print(
+                f"database ready at schema version {store.schema_version()}"
+                + ("" if before is None else f" (was {before})")
+            )
         elif args.db_command == "status":
             pending = store.migrations_pending()
             print(f"schema version: {store.schema_version()}; pending migrations: {len(pending)}")
@@ -114,8 +116,9 @@ def cmd_subscriptions_load(settings: Settings, args: argparse.Namespace) -> int:
         if plan.is_empty():
             return 0
         destructive = bool(plan.to_delete)
-        if destructive and not _confirm(f"delete {len(plan.to_delete)} subscription(s) not in {args.path}?",
-                                        args.yes):
+        if destructive and not _confirm(
+            f"delete {len(plan.to_delete)} subscription(s) not in {args.path}?", args.yes
+        ):
             print("nothing changed")
             return 1
         apply_load(store, plan)
@@ -146,8 +149,9 @@ def cmd_sim(argv: Sequence[str]) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="wec", description="wec administration (OpenWEC-compatible verbs)")
-    p.add_argument("-c", "--config", default=None,
-                   help=f"settings file (default: $WEC_CONFIG or {DEFAULT_CONFIG_PATH})")
+    p.add_argument(
+        "-c", "--config", default=None, help=f"settings file (default: $WEC_CONFIG or {DEFAULT_CONFIG_PATH})"
+    )
     p.add_argument("-v", "--verbose", action="count", default=0)
     p.add_argument("--version", action="version", version=f"wec {__version__}")
     sub = p.add_subparsers(dest="command", required=True)
@@ -170,8 +174,12 @@ def build_parser() -> argparse.ArgumentParser:
     ss = subs.add_subparsers(dest="sub_command")
     load = ss.add_parser("load", help="load subscription files (a file or a directory)")
     load.add_argument("path")
-    load.add_argument("-k", "--keep", action="store_true",
-                      help="keep subscriptions that are not in PATH (default: delete them)")
+    load.add_argument(
+        "-k",
+        "--keep",
+        action="store_true",
+        help="keep subscriptions that are not in PATH (default: delete them)",
+    )
     load.add_argument("-y", "--yes", action="store_true", help="do not ask for confirmation")
     load.add_argument("-r", "--revision", default=None, help="revision to record (e.g. a git commit)")
     load.set_defaults(func=cmd_subscriptions_load)
@@ -193,7 +201,7 @@ def main(argv: list[str] | None = None) -> int:
     if "sim" in argv:
         i = argv.index("sim")
         if all(a.startswith("-") or argv[j - 1] in ("-c", "--config") for j, a in enumerate(argv[:i])):
-            return cmd_sim(argv[i + 1:])
+            return cmd_sim(argv[i + 1 :])
     parser = build_parser()
     args = parser.parse_args(argv)
     func: Callable[..., int] = args.func

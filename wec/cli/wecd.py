@@ -16,11 +16,13 @@ __all__ = ["main"]
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="wecd", description="Windows Event Forwarding collector")
-    parser.add_argument("-c", "--config", default=None,
-                        help=f"settings file (default: $WEC_CONFIG or {DEFAULT_CONFIG_PATH})")
+    parser.add_argument(
+        "-c", "--config", default=None, help=f"settings file (default: $WEC_CONFIG or {DEFAULT_CONFIG_PATH})"
+    )
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more logs (-vv: debug)")
-    parser.add_argument("--check", action="store_true",
-                        help="validate the settings and the database schema, then exit")
+    parser.add_argument(
+        "--check", action="store_true", help="validate the settings and the database schema, then exit"
+    )
     parser.add_argument("--version", action="version", version=f"wecd {__version__}")
     args = parser.parse_args(argv)
     try:

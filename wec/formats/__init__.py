@@ -88,6 +88,7 @@ def format_batch(raw_events: Sequence[str], meta: EventMeta, formats: Iterable[F
     parsed_events: list[ParsedEvent] = []
     need_parse = any(f.needs_parse for f in unique.values())
     items = list(unique.items())
+    logged: set[str] = set()
 
     for raw in raw_events:
         parsed: ParsedEvent | None = None
@@ -101,7 +102,8 @@ def format_batch(raw_events: Sequence[str], meta: EventMeta, formats: Iterable[F
             try:
                 record = f.format(raw, parsed, meta)
             except Exception:
-                if failures[name] == 0:  # one traceback per format and batch is enough
+                if name not in logged:  # one traceback per format and batch is enough
+                    logged.add(name)
                     log.exception("format %s failed on an event; it is dropped from that format", name)
                 record = None
             if record is None:

@@ -66,8 +66,9 @@ class UnixDatagramDriver:
         size = len(batch.records[index])
         if err.errno == errno.EMSGSIZE:
             return OutputError(
-                f"UnixDatagram output {self.path}: event {index + 1} of {len(batch.records)} is {size} bytes, "
-                f"over the socket's datagram size limit (EMSGSIZE); raise net.core.wmem_default"
+                f"UnixDatagram output {self.path}: event {index + 1} of {len(batch.records)} is "
+                f"{size} bytes, over the socket's datagram size limit (EMSGSIZE); "
+                f"raise net.core.wmem_default"
             )
         return OutputError(
             f"UnixDatagram output {self.path}: cannot send event {index + 1} of "

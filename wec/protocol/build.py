@@ -97,19 +97,21 @@ def _check(value: str) -> str:
 
 
 def _text(value: str) -> str:
-    return _check(value).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    # CR as a character reference: XML end-of-line handling (XML 1.0 §2.11) would turn a
+    # literal CR into LF on the other side.
+    return (
+        _check(value)
+        .replace("&", "&amp;")
+        .replace("<", "&lt;")
+        .replace(">", "&gt;")
+        .replace("\r", "&#13;")
+    )
 
 
 def _attr(value: str) -> str:
-    # Blanks are written as character references: attribute-value normalisation would
+    # Blanks as character references: attribute-value normalisation (XML 1.0 §3.3.3) would
     # otherwise turn a tab or newline into a space on the other side.
-    return (
-        _text(value)
-        .replace('"', "&quot;")
-        .replace("\t", "&#9;")
-        .replace("\n", "&#10;")
-        .replace("\r", "&#13;")
-    )
+    return _text(value).replace('"', "&quot;").replace("\t", "&#9;").replace("\n", "&#10;")
 
 
 def _seconds(value: int, decimals: str) -> str:

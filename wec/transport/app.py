@@ -39,9 +39,19 @@ log = logging.getLogger("wec.transport.app")
 access_log = logging.getLogger("wec.access")
 
 SOAP_CONTENT_TYPE = "application/soap+xml;charset=UTF-16"
-_REASONS = {200: "OK", 400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found",
-            405: "Method Not Allowed", 411: "Length Required", 413: "Content Too Large",
-            415: "Unsupported Media Type", 500: "Internal Server Error", 503: "Service Unavailable"}
+_REASONS = {
+    200: "OK",
+    400: "Bad Request",
+    401: "Unauthorized",
+    403: "Forbidden",
+    404: "Not Found",
+    405: "Method Not Allowed",
+    411: "Length Required",
+    413: "Content Too Large",
+    415: "Unsupported Media Type",
+    500: "Internal Server Error",
+    503: "Service Unavailable",
+}
 _BOMS = (b"\xff\xfe", b"\xfe\xff", b"\xef\xbb\xbf")
 
 
@@ -80,8 +90,14 @@ def looks_uncompressed(data: bytes) -> bool:
 class WecApp:
     """One WSGI app per collector (listen address)."""
 
-    def __init__(self, collector: CollectorSettings, service: CollectorService,
-                 acceptor: KerberosAcceptor | None, *, max_events: int = 20000) -> None:
+    def __init__(
+        self,
+        collector: CollectorSettings,
+        service: CollectorService,
+        acceptor: KerberosAcceptor | None,
+        *,
+        max_events: int = 20000,
+    ) -> None:
         self.collector = collector
         self.service = service
         self.acceptor = acceptor
@@ -102,14 +118,25 @@ class WecApp:
                 conn.requests += 1
                 resp = self._handle(request, conn)
         except HttpError as err:
-            level = logging.INFO if err.status == 401 and "no Authorization" in err.reason else logging.WARNING
-            log.log(level, "%s %s from %s:%s (%s): %d %s", request.method, request.path,
-                    environ.get("REMOTE_ADDR"), environ.get("REMOTE_PORT"),
-                    conn.principal if conn else None, err.status, err.reason)
+            level = (
+                logging.INFO if err.status == 401 and "no Authorization" in err.reason else logging.WARNING
+            )
+            log.log(
+                level,
+                "%s %s from %s:%s (%s): %d %s",
+                request.method,
+                request.path,
+                environ.get("REMOTE_ADDR"),
+                environ.get("REMOTE_PORT"),
+                conn.principal if conn else None,
+                err.status,
+                err.reason,
+            )
             resp = _Response(err.status, b"", err.headers)
         except Exception:
-            log.exception("internal error on %s %s from %s", request.method, request.path,
-                          environ.get("REMOTE_ADDR"))
+            log.exception(
+                "internal error on %s %s from %s", request.method, request.path, environ.get("REMOTE_ADDR")
+            )
             resp = _Response(500)
         headers = list(resp.headers or [])
         headers.append(("Content-Length", str(len(resp.body))))
@@ -118,10 +145,17 @@ class WecApp:
             # (GSS sequence numbers); closing is what Windows expects after an error anyway.
             headers.append(("Connection", "close"))
         start_response(_status_line(resp.status), headers)
-        access_log.info("%s:%s - %s [%s] \"%s %s\" %d %.1fms", environ.get("REMOTE_ADDR"),
-                        environ.get("REMOTE_PORT"), (conn.principal if conn else None) or "-",
-                        time.strftime("%d/%b/%Y:%H:%M:%S %z"), request.method, environ.get("REQUEST_URI")
-                        or request.path, resp.status, (time.monotonic() - started) * 1000)
+        access_log.info(
+            '%s:%s - %s [%s] "%s %s" %d %.1fms',
+            environ.get("REMOTE_ADDR"),
+            environ.get("REMOTE_PORT"),
+            (conn.principal if conn else None) or "-",
+            time.strftime("%d/%b/%Y:%H:%M:%S %z"),
+            request.method,
+            environ.get("REQUEST_URI") or request.path,
+            resp.status,
+            (time.monotonic() - started) * 1000,
+        )
         return [resp.body]
 
     # --- steps ---------------------------------------------------------------------------------
@@ -133,8 +167,9 @@ class WecApp:
             raise HttpError(400, "chunked bodies are not accepted (a Content-Length is required)")
         length = request.content_length or 0
         if length > self.collector.max_content_length:
-            raise HttpError(413, f"body of {length} bytes over max_content_length "
-                                 f"{self.collector.max_content_length}")
+            raise HttpError(
+                413, f"body of {length} bytes over max_content_length {self.collector.max_content_length}"
+            )
         data = request.get_data(cache=False) if length else b""
         if len(data) != length:
             raise HttpError(400, f"body shorter than its Content-Length ({len(data)} < {length})")
@@ -193,14 +228,19 @@ class WecApp:
         xml_bytes = self._decompress(request, plain)
         text, replaced = decode_text(xml_bytes)
         if replaced:
-            log.warning("invalid UTF-16 from %s: %d character(s) replaced by U+FFFD", conn.principal, replaced)
+            log.warning(
+                "invalid UTF-16 from %s: %d character(s) replaced by U+FFFD", conn.principal, replaced
+            )
         try:
             message = parse_message(text, max_events=self.max_events)
         except RemoteProtocolError as err:
             raise HttpError(err.status, f"bad SOAP message: {err}") from err
         ctx = RequestContext(
-            principal=conn.principal or "", ip=conn.remote_addr, path=_request_target(request),
-            collector=self.collector, scheme="http",
+            principal=conn.principal or "",
+            ip=conn.remote_addr,
+            path=_request_target(request),
+            collector=self.collector,
+            scheme="http",
         )
         try:
             reply = self.service.handle(message, ctx)

@@ -105,7 +105,7 @@ class _Connection(cheroot_server.HTTPConnection):  # type: ignore[misc]
             self._proxy_done = True
             if info.address is not None:
                 self.remote_addr, self.remote_port = info.address, info.port
-        return bool(super().communicate())
+        return bool(super().communicate())  # type: ignore[no-untyped-call]
 
     def close(self) -> None:
         if self.wec_state is not None:
@@ -114,8 +114,8 @@ class _Connection(cheroot_server.HTTPConnection):  # type: ignore[misc]
 
 
 class _Gateway(cheroot_wsgi.Gateway_10):  # type: ignore[misc]
-    def get_environ(self) -> dict[str, Any]:
-        env: dict[str, Any] = super().get_environ()
+    def get_environ(self) -> dict[str, Any]:  # type: ignore[override]
+        env: dict[str, Any] = super().get_environ()  # type: ignore[no-untyped-call]
         conn: _Connection = self.req.conn
         env[ENVIRON_KEY] = conn.state()
         # After PROXY protocol, the peer address is the source's, not the balancer's.
@@ -127,14 +127,30 @@ class _Gateway(cheroot_wsgi.Gateway_10):  # type: ignore[misc]
 class WecServer(cheroot_wsgi.Server):  # type: ignore[misc]
     ConnectionClass = _Connection
 
-    def __init__(self, bind: tuple[str, int], app: Callable[..., Any], *, threads: int = 32,
-                 proxy_protocol: bool = False, keepalive: tuple[int | None, int | None, int | None] = (
-                     7200, None, None), reuse_port: bool = False, timeout: float = 120.0,
-                 shutdown_timeout: float = 30.0, max_body: int = 0,
-                 server_name: str = "wec") -> None:
-        super().__init__(bind, app, numthreads=threads, server_name=server_name,
-                         timeout=int(timeout), shutdown_timeout=int(shutdown_timeout),
-                         reuse_port=reuse_port, accepted_queue_timeout=10)
+    def __init__(
+        self,
+        bind: tuple[str, int],
+        app: Callable[..., Any],
+        *,
+        threads: int = 32,
+        proxy_protocol: bool = False,
+        keepalive: tuple[int | None, int | None, int | None] = (7200, None, None),
+        reuse_port: bool = False,
+        timeout: float = 120.0,
+        shutdown_timeout: float = 30.0,
+        max_body: int = 0,
+        server_name: str = "wec",
+    ) -> None:
+        super().__init__(
+            bind,
+            app,
+            numthreads=threads,
+            server_name=server_name,
+            timeout=int(timeout),
+            shutdown_timeout=int(shutdown_timeout),
+            reuse_port=reuse_port,
+            accepted_queue_timeout=10,
+        )
         # cheroot picks a gateway from the WSGI version; ours adds the connection state.
         self.gateway = _Gateway
         self.proxy_protocol = proxy_protocol

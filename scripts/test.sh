@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# The test command of the README: bootstrap, lint, type-check, then the whole test suite.
+# Extra arguments go to pytest (e.g. scripts/test.sh tests/accel -x).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/bootstrap.sh
+bash scripts/services.sh
+echo "== ruff"; .venv/bin/ruff check wec accel tests bench
+echo "== mypy"; .venv/bin/mypy
+echo "== pytest"
+export NUMBA_CACHE_DIR="${NUMBA_CACHE_DIR:-$PWD/.cache/numba}"
+set +e
+.venv/bin/pytest -p no:cacheprovider "$@"
+rc=$?
+set -e
+# pytest exits 5 when it collected no test: that is a failure of the suite, not a pass.
+exit $rc

@@ -1,0 +1,197 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Schema versions and migrations of the SQLite store, on a real database file."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from wec.store import DatabaseSettings, open_store
+from wec.store._migrations import load_migrations, split_sql, sqlite_migrations
+from wec.store.base import Migration, SchemaMismatch, Store, StoreError
+from wec.store.sqlite import SQLiteStore
+
+
+def _tables(path: str) -> set[str]:
+    with sqlite3.connect(path) as conn:
+        return {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+
+
+def test_sqlite_store_satisfies_the_store_protocol(store: SQLiteStore) -> None:
+    assert isinstance(store, Store)
+
+
+def test_a_new_database_has_no_schema_and_refuses_to_serve(db_path: str) -> None:
+    s = SQLiteStore(db_path)
+    assert s.schema_version() is None
+    assert [m.version for m in s.migrations_pending()] == [1]
+    with pytest.raises(SchemaMismatch, match="not initialised.*wec db init"):
+        s.check_schema()
+    s.close()
+
+
+def test_init_creates_the_latest_schema_and_is_idempotent(db_path: str) -> None:
+    s = SQLiteStore(db_path)
+    s.init()
+    s.init()
+    assert s.schema_version() == s.latest_version() == sqlite_migrations()[-1].version
+    assert s.migrations_pending() == []
+    s.check_schema()
+    assert {"meta", "subscriptions", "bookmarks", "heartbeats"} <= _tables(db_path)
+    s.close()
+
+
+def test_migrations_go_up_down_and_up_again(db_path: str, make_sub) -> None:  # type: ignore[no-untyped-def]
+    s = SQLiteStore(db_path)
+    assert [m.version for m in s.upgrade()] == [1]
+    s.put_subscription(make_sub())
+    assert [m.version for m in s.downgrade(0)] == [1]
+    assert s.schema_version() is None
+    assert _tables(db_path) == set()
+    assert [m.version for m in s.upgrade()] == [1]
+    assert s.list_subscriptions() == []
+    s.check_schema()
+    s.close()
+
+
+def _extra_migrations() -> list[Migration]:
+    return [
+        *sqlite_migrations(),
+        Migration(2, "notes", "CREATE TABLE notes (x TEXT);", "DROP TABLE notes;"),
+        Migration(3, "more", "ALTER TABLE notes ADD COLUMN y TEXT;", "ALTER TABLE notes DROP COLUMN y;"),
+    ]
+
+
+def test_upgrade_and_downgrade_stop_at_the_requested_version(db_path: str) -> None:
+    s = SQLiteStore(db_path, migrations=_extra_migrations())
+    assert [m.version for m in s.upgrade(2)] == [1, 2]
+    assert s.schema_version() == 2
+    assert [m.version for m in s.migrations_pending()] == [3]
+    with pytest.raises(SchemaMismatch, match="version 2, this wec needs 3.*wec db upgrade"):
+        s.check_schema()
+    assert [m.version for m in s.upgrade()] == [3]
+    assert [m.version for m in s.downgrade(1)] == [3, 2]
+    assert s.schema_version() == 1
+    assert "notes" not in _tables(db_path)
+    assert s.upgrade(1) == []
+    s.close()
+
+
+def test_a_failing_migration_is_rolled_back_entirely(db_path: str) -> None:
+    broken = [*sqlite_migrations(), Migration(2, "broken", "CREATE TABLE ok (x);\nSELECT * FROM missing;", None)]
+    s = SQLiteStore(db_path, migrations=broken)
+    with pytest.raises(StoreError, match="0002_broken"):
+        s.upgrade()
+    assert s.schema_version() == 1
+    assert "ok" not in _tables(db_path)
+    s.close()
+
+
+def test_a_migration_without_down_script_cannot_be_undone(db_path: str) -> None:
+    s = SQLiteStore(db_path, migrations=[*sqlite_migrations(), Migration(2, "oneway", "CREATE TABLE t (x);", None)])
+    s.upgrade()
+    with pytest.raises(StoreError, match="cannot be undone"):
+        s.downgrade(1)
+    assert s.schema_version() == 2
+    s.close()
+
+
+def test_a_database_newer_than_the_code_is_a_schema_mismatch(db_path: str) -> None:
+    newer = SQLiteStore(db_path, migrations=_extra_migrations())
+    newer.init()
+    newer.close()
+    older = SQLiteStore(db_path)
+    assert older.schema_version() == 3
+    with pytest.raises(SchemaMismatch, match="version 3, newer than this wec knows \\(1\\)"):
+        older.check_schema()
+    with pytest.raises(SchemaMismatch):
+        older.upgrade()
+    assert older.migrations_pending() == []
+    older.close()
+
+
+def test_upgrade_to_an_unknown_version_is_refused(store: SQLiteStore) -> None:
+    with pytest.raises(StoreError, match="cannot upgrade to version 9"):
+        store.upgrade(9)
+    with pytest.raises(StoreError):
+        store.downgrade(-1)
+
+
+def test_the_shipped_migrations_are_numbered_and_reversible() -> None:
+    ms = sqlite_migrations()
+    assert [m.version for m in ms] == list(range(1, len(ms) + 1))
+    assert all(m.down is not None for m in ms)
+    for m in ms:
+        assert "BEGIN" not in m.up.upper().split("--")[0]
+
+
+def test_migration_files_with_a_gap_are_rejected(tmp_path: Path) -> None:
+    (tmp_path / "0001_a.sql").write_text("CREATE TABLE a (x);")
+    (tmp_path / "0003_c.sql").write_text("CREATE TABLE c (x);")
+    with pytest.raises(StoreError, match="without gaps"):
+        load_migrations(tmp_path.iterdir())
+
+
+def test_split_sql_keeps_trigger_bodies_whole() -> None:
+    script = """-- a comment
+CREATE TABLE t (x);
+CREATE TRIGGER tr AFTER INSERT ON t BEGIN
+  UPDATE t SET x = 1;
+  UPDATE t SET x = 2;
+END;
+-- trailing comment
+"""
+    statements = split_sql(script)
+    assert len(statements) == 2
+    assert statements[1].startswith("CREATE TRIGGER") and statements[1].endswith("END;")
+    with pytest.raises(StoreError, match="incomplete"):
+        split_sql("CREATE TABLE t (x)")
+
+
+def test_the_database_runs_in_wal_mode_with_foreign_keys(store: SQLiteStore) -> None:
+    conn = store._conn()
+    assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert conn.execute("PRAGMA foreign_keys").fetchone()[0] == 1
+    assert conn.execute("PRAGMA busy_timeout").fetchone()[0] == 5000
+
+
+def test_in_memory_databases_are_refused() -> None:
+    with pytest.raises(ValueError, match="file"):
+        SQLiteStore(":memory:")
+
+
+def test_a_file_that_is_not_a_database_raises_store_error(tmp_path: Path) -> None:
+    bad = tmp_path / "garbage.db"
+    bad.write_bytes(b"this is not a sqlite database" * 100)
+    with pytest.raises(StoreError, match="garbage.db"):
+        SQLiteStore(str(bad)).schema_version()
+
+
+def test_a_closed_store_raises_store_error(db_path: str) -> None:
+    s = SQLiteStore(db_path)
+    s.init()
+    s.close()
+    with pytest.raises(StoreError, match="closed"):
+        s.list_subscriptions()
+
+
+def test_open_store_builds_sqlite_from_settings(db_path: str) -> None:
+    s = open_store(DatabaseSettings(type="SQLite", path=db_path))
+    assert isinstance(s, SQLiteStore) and s.path == db_path
+    s.close()
+
+
+def test_open_store_postgres_is_not_there_yet() -> None:
+    with pytest.raises(NotImplementedError, match="later release"):
+        open_store(DatabaseSettings(type="Postgres", host="db", dbname="wec"))
+
+
+@pytest.mark.parametrize(
+    ("settings", "message"),
+    [(DatabaseSettings(type="SQLite"), "needs a path"), (DatabaseSettings(type="Redis"), "unknown")],
+)
+def test_open_store_rejects_incomplete_settings(settings: DatabaseSettings, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        open_store(settings)
