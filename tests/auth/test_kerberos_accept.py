@@ -239,3 +239,16 @@ def test_default_keytab_from_the_environment(kdc: Kdc, monkeypatch: pytest.Monke
     monkeypatch.setenv("KRB5_KTNAME", f"FILE:{kdc.service_keytab}")
     acceptor = KerberosAcceptor(None, None)
     assert handshake(kdc, acceptor, scheme="Negotiate").session.principal == CLIENT
+
+
+def test_a_rekeyed_keytab_is_picked_up_without_restart(kdc: Kdc, tmp_path: Path) -> None:
+    # AD rotates machine-account keys (adcli/sssd rewrite the keytab); MIT re-reads a FILE
+    # keytab on every accept, so the long-lived acceptor must follow without a restart.
+    keytab = tmp_path / "rotating.keytab"
+    kdc.add_service("HTTP/rotating.wec.test.local", keytab)
+    acceptor = KerberosAcceptor(str(keytab), None)
+    assert handshake(kdc, acceptor, target="HTTP@rotating.wec.test.local").session.principal == CLIENT
+
+    kdc.kadmin(f"ktadd -k {keytab} HTTP/rotating.wec.test.local@{kdc.realm}")  # new key, kvno + 1
+
+    assert handshake(kdc, acceptor, target="HTTP@rotating.wec.test.local").session.principal == CLIENT

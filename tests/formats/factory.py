@@ -121,7 +121,7 @@ def event_xml(
     *,
     system: str | None = None,
     body: str | None = DEFAULT_BODY,
-    rendering: str | None | object = _DEFAULT,
+    rendering: str | object | None = _DEFAULT,
 ) -> str:
     """A whole event: ``system`` defaults to :func:`system_xml()`, ``rendering`` to
     :func:`rendering_xml()`; pass ``rendering=None`` for an event without RenderingInfo."""

@@ -80,6 +80,7 @@ class CollectorState:
     attempts: Counter[tuple[EventKey | None, ...]] = field(default_factory=Counter)
     auth_headers: list[list[tuple[str, str]]] = field(default_factory=list)
     connections: int = 0
+    failures: list[str] = field(default_factory=list)  # exceptions (failed checks) in the handler
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def event_keys(self) -> list[EventKey | None]:
@@ -211,6 +212,14 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.write(body)
 
     def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+        try:
+            self._post()
+        except Exception as err:  # surfaced to the test through state.failures
+            with self.server.state.lock:
+                self.server.state.failures.append(repr(err))
+            raise
+
+    def _post(self) -> None:
         st = self.server.state
         length = int(self.headers.get("Content-Length", "0"))
         wire = self.rfile.read(length)
@@ -258,7 +267,7 @@ class _Handler(BaseHTTPRequestHandler):
                 status = st.status_script.pop(0)
             if status == 200 and action == ACT["enumerate"]:
                 bms = {u: bm for (p, u), bm in st.bookmarks.items() if p == self.principal}
-                reply = _enumerate_response(message_id, self.headers["Host"], st.subscriptions, bms).encode("utf-16")
+                reply = b"\xff\xfe" + _enumerate_response(message_id, self.headers["Host"], st.subscriptions, bms).encode("utf-16-le")
             elif status == 200 and action == ACT["end"]:
                 status = st.end_status
             elif status == 200 and action in (ACT["heartbeat"], ACT["events"]):
@@ -276,7 +285,7 @@ class _Handler(BaseHTTPRequestHandler):
                             bm[0], encoding="unicode")
                         st.events.extend((self.principal, ident or "", x) for x in events)
                 if status == 200:
-                    reply = _ack(message_id).encode("utf-16")
+                    reply = b"\xff\xfe" + _ack(message_id).encode("utf-16-le")
             st.requests.append(Received(self.path, self.principal, list(self.headers.items()), wire, cleartext,
                                         soap, action or "", status))
         self._reply(status, reply)

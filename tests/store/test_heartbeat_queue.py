@@ -119,7 +119,7 @@ def test_many_threads_record_at_once(store: SQLiteStore, sub: Subscription) -> N
 
 
 @pytest.fixture
-def locked_store(db_path: str, store: SQLiteStore) -> Iterator[tuple[SQLiteStore, sqlite3.Connection]]:
+def locked_store(db_path: str, store: SQLiteStore, sub: Subscription) -> Iterator[tuple[SQLiteStore, sqlite3.Connection]]:
     """A store whose database another connection holds locked: writes really fail."""
     impatient = SQLiteStore(db_path, busy_timeout=0.05)
     blocker = sqlite3.connect(db_path, isolation_level=None)

@@ -172,3 +172,11 @@ def test_many_threads_write_and_read_at_once(store: SQLiteStore, make_sub: MakeS
     assert errors == []
     assert len(store.list_heartbeats()) == 8 * 4
     assert len(store.list_bookmarks()) == 8 * 4
+
+
+def test_an_out_of_order_older_first_seen_moves_first_seen_back(store: SQLiteStore, sub: Subscription) -> None:
+    # Two threads (or nodes) may flush the same source in either order; the earliest wins.
+    store.put_heartbeats([_hb(sub, T0 + timedelta(seconds=10))])
+    store.put_heartbeats([_hb(sub, T0)])
+    (row,) = store.list_heartbeats()
+    assert row.first_seen == T0 and row.last_seen == T0 + timedelta(seconds=10)

@@ -276,10 +276,12 @@ class Store(Protocol):
     def put_heartbeats(self, updates: Sequence[HeartbeatUpdate]) -> None:
         """Upsert in one transaction.
 
-        Per (client, subscription): ``first_seen`` keeps the stored value; ``last_seen`` and
-        ``last_event_seen`` become the maximum of stored and new; ``ip`` is taken from the
-        update when it is at least as recent as the stored ``last_seen``. Updates for a
-        subscription that no longer exists are dropped.
+        Per (client, subscription): ``first_seen`` becomes the minimum of stored and new (in
+        practice it keeps the stored value; it moves back only for updates that arrive out of
+        order, e.g. from two nodes or two threads); ``last_seen`` and ``last_event_seen`` become
+        the maximum; ``ip`` is taken from the update when it is at least as recent as the stored
+        ``last_seen`` (the latest address wins, unlike OpenWEC's SQLite backend which keeps the
+        first). Updates for a subscription that no longer exists are dropped.
         """
         ...
 

@@ -61,6 +61,7 @@ INSERT INTO heartbeats (client, subscription, ip, first_seen, last_seen, last_ev
 SELECT ?1, ?2, ?3, ?4, ?5, ?6 WHERE EXISTS (SELECT 1 FROM subscriptions WHERE uuid = ?2)
 ON CONFLICT (client, subscription) DO UPDATE SET
     ip = CASE WHEN excluded.last_seen >= heartbeats.last_seen THEN excluded.ip ELSE heartbeats.ip END,
+    first_seen = MIN(heartbeats.first_seen, excluded.first_seen),
     last_seen = MAX(heartbeats.last_seen, excluded.last_seen),
     last_event_seen = CASE
         WHEN excluded.last_event_seen IS NULL THEN heartbeats.last_event_seen
