@@ -17,8 +17,9 @@ from accel._jit import cache_dir, configure_cache
 
 __all__ = ["cache_dir", "configure_cache", "warm_up"]
 
-# Reset 1; literals "ab" (scheme 1), a copy; Scheme 2; 0xFF escaped; Flush; EOR; 32-bit pad.
-_WARM_SLDC = bytes.fromhex("ffab0c4b10ac1ffcffbff9ff0000")
+# b"warm-up warm-up \xff\xff": Reset 1, literals, a Flush, a copy, Scheme 2 with two escaped
+# 0xFF, EOR, 16-bit pad, length trailer: every path the kernels compile.
+_WARM_SLDC = bytes.fromhex("ffa9dcc272368b4ea70107fc00000000e0007fcbfdfeffa012000000")
 
 
 def warm_up() -> float:

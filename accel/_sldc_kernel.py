@@ -44,6 +44,7 @@ BEFORE_RESET = 4
 UNWRITTEN = 5
 BAD_PAD = 6
 TOO_LARGE = 7
+NEED_SPACE = 8  # internal: the output buffer must grow
 
 SLACK = 280  # >= 271 (largest copy) + a few literals
 SRC_PAD = 16  # zero bytes appended to the body for the 7-byte window loads
@@ -118,14 +119,41 @@ def decode(
     Returns ``(status, output length, bit position, output buffer)``; on OK the position is the
     first bit after the EOR symbol (its pad is checked by the caller, with the framing).
     """
-    pos = 0
-    o = 0
-    base = 0  # output index of the last Reset: history location 0
-    scheme = 0  # 0 = no Reset seen yet (history undefined, ECMA-321 §8.2), else 1 or 2
-    limit = min(cap, out.shape[0] - SLACK)
+    # pos, output length, history base (output index of the last Reset), scheme
+    # (0 = no Reset yet: history undefined, ECMA-321 §8.2).
+    state = np.zeros(4, dtype=np.int64)
     while True:
+        status = _run(src, nbits, out, min(cap, out.shape[0] - SLACK), mcf, state)
+        o = state[1]
+        if status != NEED_SPACE:
+            return status, o, state[0], out
+        if o > cap:
+            return TOO_LARGE, o, state[0], out
+        # Growth lives out here: reassigning the array inside the symbol loop costs 3x.
+        out = _grow(out, o, min(max(2 * out.shape[0], 4096), cap + SLACK))
+
+
+@kernel
+def _run(
+    src: np.ndarray, nbits: int, out: np.ndarray, limit: int, mcf: np.ndarray, state: np.ndarray
+) -> int:  # pragma: no cover - compiled
+    """The symbol loop, resumable: stops with NEED_SPACE once the output passes ``limit``."""
+    pos = state[0]
+    o = state[1]
+    base = state[2]
+    scheme = state[3]
+    status = NEED_SPACE
+    fast_end = nbits - 22  # a symbol starting before this ends by nbits (23 bits at most)
+    while True:
+        if scheme == 1 and pos < fast_end and o <= limit:
+            pos, o = _scheme1_run(src, out, mcf, pos, o, base, fast_end, limit)
+        # One symbol, every check made: a control symbol, an error, or the last bits.
+        if o > limit:
+            status = NEED_SPACE
+            break
         if pos >= nbits:
-            return MISSING_EOR, o, pos, out
+            status = MISSING_EOR
+            break
         w = _window(src, pos)
         if scheme == 1:
             if w >> 55 == 0:  # Literal 1: 0 + byte (§8.4.1)
@@ -133,7 +161,8 @@ def decode(
                 o += 1
                 pos += 9
                 if pos > nbits:
-                    return TRUNCATED, o, pos, out
+                    status = TRUNCATED
+                    break
             elif w >> 47 != 0x1FF:  # Copy Pointer: 1 + MCF + 10-bit location (§8.4.2)
                 entry = mcf[(w >> 43) & 0xFFF]
                 count = entry & 0xFFFF
@@ -141,11 +170,13 @@ def decode(
                 loc = (w >> (45 - flen)) & 0x3FF
                 pos += 11 + flen
                 if pos > nbits:
-                    return TRUNCATED, o, pos, out
+                    status = TRUNCATED
+                    break
                 rel = o - base
                 dist = ((rel - loc - 1) & 1023) + 1  # 1..1024
                 if dist > rel:
-                    return UNWRITTEN, o, pos, out
+                    status = UNWRITTEN
+                    break
                 s = o - dist
                 if dist >= 8:
                     # 8 bytes at a time, overshooting into the slack: a chunk never reads
@@ -161,10 +192,8 @@ def decode(
                 o += count
             else:
                 pos, scheme, base, status = _control(src, nbits, pos, w, scheme, base, o)
-                if status != OK:
-                    return status, o, pos, out
-                if scheme < 0:
-                    return OK, o, pos, out
+                if status != OK or scheme < 0:
+                    break
         elif scheme == 2:
             byte = w >> 48
             if byte != 0xFF:  # Literal 2 (§8.4.3)
@@ -177,30 +206,72 @@ def decode(
                 pos += 9
             else:
                 pos, scheme, base, status = _control(src, nbits, pos, w, scheme, base, o)
-                if status != OK:
-                    return status, o, pos, out
-                if scheme < 0:
-                    return OK, o, pos, out
+                if status != OK or scheme < 0:
+                    break
                 continue
             if pos > nbits:
-                return TRUNCATED, o, pos, out
+                status = TRUNCATED
+                break
         else:
             if w >> 47 != 0x1FF:
                 # Data before any Reset: its meaning would depend on undefined history.
-                if pos + 9 > nbits:
-                    return TRUNCATED, o, pos + 9, out
-                return BEFORE_RESET, o, pos, out
+                status = TRUNCATED if pos + 9 > nbits else BEFORE_RESET
+                break
             pos, scheme, base, status = _control(src, nbits, pos, w, scheme, base, o)
-            if status != OK:
-                return status, o, pos, out
-            if scheme < 0:
-                return OK, o, pos, out
-        if o > limit:
-            if o > cap:
-                return TOO_LARGE, o, pos, out
-            size = min(max(2 * out.shape[0], 4096), cap + SLACK)
-            out = _grow(out, o, size)
-            limit = min(cap, out.shape[0] - SLACK)
+            if status != OK or scheme < 0:
+                break
+    state[0] = pos
+    state[1] = o
+    state[2] = base
+    state[3] = scheme
+    return status
+
+
+@kernel
+def _scheme1_run(
+    src: np.ndarray,
+    out: np.ndarray,
+    mcf: np.ndarray,
+    pos: int,
+    o: int,
+    base: int,
+    fast_end: int,
+    limit: int,
+) -> tuple[int, int]:  # pragma: no cover - compiled
+    """The hot loop: scheme-1 literals and copy pointers, far enough from the end that no
+    symbol can be truncated and with room in ``out``, so with no check but history. Stops,
+    without consuming it, at anything else (a control symbol, a copy from unwritten history)
+    for :func:`_run` to judge. Returns ``(pos, o)``."""
+    while pos < fast_end and o <= limit:
+        w = _window(src, pos)
+        if w >> 55 == 0:  # Literal 1 (§8.4.1)
+            out[o] = (w >> 47) & 0xFF
+            o += 1
+            pos += 9
+            continue
+        if w >> 47 == 0x1FF:  # control symbol
+            break
+        entry = mcf[(w >> 43) & 0xFFF]  # Copy Pointer (§8.4.2)
+        count = entry & 0xFFFF
+        flen = entry >> 16
+        loc = (w >> (45 - flen)) & 0x3FF
+        rel = o - base
+        dist = ((rel - loc - 1) & 1023) + 1
+        if dist > rel:
+            break
+        s = o - dist
+        if dist >= 8:
+            _copy8(out, o, s)
+            i = 8
+            while i < count:
+                _copy8(out, o + i, s + i)
+                i += 8
+        else:
+            for i in range(count):
+                out[o + i] = out[s + i]
+        o += count
+        pos += 11 + flen
+    return pos, o
 
 
 @kernel

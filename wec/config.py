@@ -294,8 +294,8 @@ def _database(data: Mapping[str, Any]) -> DatabaseSettings:
 def _auth(where: str, data: Mapping[str, Any]) -> AuthSettings:
     auth: AuthSettings = _build(AuthSettings, where, data, _AUTH_TYPES, ("type",))
     if auth.type == "Kerberos":
-        if not auth.service_principal_name:
-            raise ConfigError(f"missing required key '{where}.service_principal_name' (Kerberos)")
+        # service_principal_name may be left out: any key of the keytab is then accepted,
+        # which lets HTTP/ and HOST/ (Windows Server 2025) share one port.
         for key in ("ca_certificate", "server_certificate", "server_private_key"):
             if getattr(auth, key) is not None:
                 raise ConfigError(f"'{where}.{key}' is a Tls key, not valid with type = \"Kerberos\"")

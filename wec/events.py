@@ -228,10 +228,20 @@ def _parse_xml(content: str) -> Any:
 # Small field readers.
 
 
+_LOCAL_NAMES: dict[object, str | None] = {}
+
+
 def _local_name(tag: object) -> str | None:
-    if type(tag) is not str:  # comments and processing instructions
-        return None
-    return tag.rpartition("}")[2]
+    """``{ns}Name`` → ``Name``; None for comments and processing instructions. Elements are
+    matched by local name whatever their namespace, as OpenWEC does."""
+    try:
+        return _LOCAL_NAMES[tag]
+    except KeyError:
+        pass
+    name = tag.rpartition("}")[2] if type(tag) is str else None
+    if len(_LOCAL_NAMES) < 4096:  # bounded: hostile input may bring many distinct names
+        _LOCAL_NAMES[tag] = name
+    return name
 
 
 def _text(el: Any) -> str | None:
@@ -247,6 +257,9 @@ def _uint(text: str | None, bits: int) -> int | None:
     omitted, PROTOCOL.md §10.2). Only ASCII digits count; one leading '+' is allowed."""
     if text is None:
         return None
+    if text.isdigit() and text.isascii() and len(text) <= 20:  # the usual case, fast
+        v = int(text)
+        return v if v < (1 << bits) else None
     s = text.strip()
     if s[:1] == "+":
         s = s[1:]

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,24 +11,6 @@ import pytest
 from tests.auth.gss_client import Handshake, handshake
 from tests.support.kdc import Kdc, start_kdc
 from wec.auth import KerberosAcceptor
-
-# MIT's profile parser needs "REALM = {" to end its line; tests/support/kdc.py (not ours) writes
-# "REALM = { kdc = ... }" on one line, which MIT silently ignores ("Cannot find KDC for realm").
-# Rewriting it is idempotent and becomes a no-op once the shared helper is fixed.
-_ONE_LINE_REALM = re.compile(r"^(\s*)(\S+) = \{ kdc = (\S+) \}$", re.MULTILINE)
-
-
-def fix_krb5_conf(k: Kdc) -> None:
-    text = k.krb5_conf.read_text()
-    fixed = _ONE_LINE_REALM.sub(r"\1\2 = {\n\1    kdc = \3\n\1}", text)
-    if fixed != text:
-        k.krb5_conf.write_text(fixed)
-
-
-@pytest.fixture(scope="session")
-def kdc(kdc: Kdc) -> Kdc:  # overrides tests/conftest.py's fixture, wrapping it
-    fix_krb5_conf(kdc)
-    return kdc
 
 
 @pytest.fixture(scope="session")
@@ -53,7 +34,6 @@ def foreign_kdc(tmp_path_factory: pytest.TempPathFactory, kdc: Kdc) -> Iterator[
     """
     directory: Path = tmp_path_factory.mktemp("foreign-kdc")
     other = start_kdc(directory, clients=("WIN10$",))
-    fix_krb5_conf(other)
     try:
         yield other
     finally:

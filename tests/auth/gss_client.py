@@ -68,7 +68,7 @@ def initiate(
             creds=client_creds(kdc, client),
             usage="initiate",
             mech=mech,
-            flags=list(flags),
+            flags=sum(int(f) for f in flags),
         )
         token = ctx.step()
     assert token is not None

@@ -87,7 +87,10 @@ def system_xml(
 def rendering_xml(
     *,
     culture: str | None = "en-US",
-    message: str | None = "An account was successfully logged on.&#13;&#10;&#13;&#10;Subject:&#13;&#10;\tSecurity ID:\t\tS-1-5-18",
+    message: str | None = (
+        "An account was successfully logged "
+        "on.&#13;&#10;&#13;&#10;Subject:&#13;&#10;\tSecurity ID:\t\tS-1-5-18"
+    ),
     level: str | None = "Information",
     task: str | None = "Logon",
     opcode: str | None = "Info",
@@ -96,7 +99,11 @@ def rendering_xml(
     keywords: Sequence[str] | None = ("Audit Success",),
 ) -> str:
     attr = "" if culture is None else f" Culture='{culture}'"
-    kws = "" if keywords is None else "<Keywords>" + "".join(_el("Keyword", k) for k in keywords) + "</Keywords>"
+    kws = (
+        ""
+        if keywords is None
+        else "<Keywords>" + "".join(_el("Keyword", k) for k in keywords) + "</Keywords>"
+    )
     return (
         f"<RenderingInfo{attr}>"
         + _el("Message", message)
@@ -137,7 +144,10 @@ def generated_events(n: int) -> list[str]:
         lambda i: event_xml(system=system_xml(record_id=str(i))),
         lambda i: event_xml(
             system=system_xml(
-                provider="<Provider Name='Microsoft-Windows-Sysmon' Guid='{5770385f-c22a-43e0-bf4c-06f5698ffbd9}'/>",
+                provider=(
+                    "<Provider Name='Microsoft-Windows-Sysmon' "
+                    "Guid='{5770385f-c22a-43e0-bf4c-06f5698ffbd9}'/>"
+                ),
                 event_id="<EventID>1</EventID>",
                 level="4",
                 keywords="0x8000000000000000",
@@ -146,14 +156,18 @@ def generated_events(n: int) -> list[str]:
                 security="<Security UserID='S-1-5-18'/>",
             ),
             body="<EventData><Data Name='Image'>C:\\Windows\\System32\\cmd.exe</Data>"
-            f"<Data Name='CommandLine'>cmd.exe /c echo {i} &amp; exit</Data><Data Name='User'>CORP\\alice</Data>"
-            "<Data Name='Hashes'>SHA256=9F1C2D0E8A7B6C5D4E3F2A1B0C9D8E7F6A5B4C3D2E1F0A9B8C7D6E5F4A3B2C1D</Data>"
+            f"<Data Name='CommandLine'>cmd.exe /c echo {i} &amp; "
+            f"exit</Data><Data Name='User'>CORP\\alice</Data>"
+            "<Data "
+            "Name='Hashes'>SHA256=9F1C2D0E8A7B6C5D4E3F2A1B0C9D8E7F6A5B4C3D2E1F0A9B8C7D6E5F4A3B2C1D</Data>"
             "</EventData>",
             rendering=None,
         ),
         lambda i: event_xml(
             system=system_xml(
-                provider="<Provider Name='Service Control Manager' EventSourceName='Service Control Manager'/>",
+                provider=(
+                    "<Provider Name='Service Control Manager' EventSourceName='Service Control Manager'/>"
+                ),
                 event_id="<EventID Qualifiers='16384'>7036</EventID>",
                 level="4",
                 keywords="0x8080000000000000",
@@ -166,7 +180,10 @@ def generated_events(n: int) -> list[str]:
         ),
         lambda i: event_xml(
             system=system_xml(
-                provider="<Provider Name='Microsoft-Windows-Eventlog' Guid='{fc65ddd8-d6ef-4962-83d5-6e5cfe9ce148}'/>",
+                provider=(
+                    "<Provider Name='Microsoft-Windows-Eventlog' "
+                    "Guid='{fc65ddd8-d6ef-4962-83d5-6e5cfe9ce148}'/>"
+                ),
                 event_id="<EventID>1102</EventID>",
                 record_id=str(i),
             ),
@@ -177,7 +194,10 @@ def generated_events(n: int) -> list[str]:
         lambda i: event_xml(
             system=system_xml(record_id=str(i)),
             body=DEFAULT_BODY,
-            rendering="<RenderingInfo Culture='en-US'><Message>An account was successfully logged on.&#13;&#10;\tSubj",
+            rendering=(
+                "<RenderingInfo Culture='en-US'><Message>An account "
+                "was successfully logged on.&#13;&#10;\tSubj"
+            ),
         ),
     ]
     return [kinds[i % len(kinds)](i) for i in range(n)]

@@ -26,7 +26,7 @@ def test_format_names_are_case_insensitive() -> None:
 
 
 def test_an_unknown_format_is_refused_with_the_known_names() -> None:
-    with pytest.raises(ValueError, match="unknown format 'Xml'.*Raw, RawJson, Json, Nxlog"):
+    with pytest.raises(ValueError, match=r"unknown format 'Xml'.*Raw, RawJson, Json, Nxlog"):
         get_format("Xml")
 
 

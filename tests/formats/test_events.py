@@ -25,8 +25,11 @@ def test_a_complete_event_gives_typed_system_fields() -> None:
     e = parse_event(
         event_xml(
             system=system_xml(
-                provider="<Provider Name='Microsoft-Windows-Security-SPP' Guid='{E23B33B0-C8C9-472C-A5F9-F2BDFEA0F156}'"
-                " EventSourceName='Software Protection Platform Service'/>",
+                provider=(
+                    "<Provider Name='Microsoft-Windows-Security-SPP' "
+                    "Guid='{E23B33B0-C8C9-472C-A5F9-F2BDFEA0F156}'"
+                    " EventSourceName='Software Protection Platform Service'/>"
+                ),
                 event_id="<EventID Qualifiers='16384'>1003</EventID>",
                 version="1",
                 level="4",
@@ -58,7 +61,12 @@ def test_a_complete_event_gives_typed_system_fields() -> None:
     assert s.event_record_id == 2**64 - 1
     assert s.correlation == Correlation("{aa}", "{bb}")
     assert s.execution == Execution(6628, 12, 3, 1, 10, 20, 30)
-    assert (s.channel, s.computer, s.container, s.user_id) == ("Application", "ws042.corp.example", "c0ffee", "S-1-5-19")
+    assert (s.channel, s.computer, s.container, s.user_id) == (
+        "Application",
+        "ws042.corp.example",
+        "c0ffee",
+        "S-1-5-19",
+    )
 
 
 @pytest.mark.parametrize(
@@ -188,7 +196,9 @@ def test_processing_error_data_fields() -> None:
 
 
 def test_binary_event_data_is_its_text() -> None:
-    assert parse_event(event_xml(body="<BinaryEventData>0102</BinaryEventData>")).data == BinaryEventData("0102")
+    assert parse_event(event_xml(body="<BinaryEventData>0102</BinaryEventData>")).data == BinaryEventData(
+        "0102"
+    )
     assert parse_event(event_xml(body="<BinaryEventData/>")).data == BinaryEventData("")
 
 
@@ -211,7 +221,14 @@ def test_rendering_info_empty_elements_are_absent_and_culture_defaults_to_empty(
     e = parse_event(event_xml(rendering=ren))
     assert e.rendering_info is not None
     r = e.rendering_info
-    assert (r.culture, r.task, r.opcode, r.channel, r.provider, r.keywords) == ("", None, None, None, None, [])
+    assert (r.culture, r.task, r.opcode, r.channel, r.provider, r.keywords) == (
+        "",
+        None,
+        None,
+        None,
+        None,
+        [],
+    )
 
 
 def test_event_111_has_no_data_section() -> None:
@@ -230,7 +247,9 @@ def test_event_111_has_no_data_section() -> None:
 
 
 def test_comments_processing_instructions_and_unknown_elements_are_ignored() -> None:
-    raw = event_xml(body="<!-- c --><?pi x?><Surprise>1</Surprise><EventData><!-- d --><Data>v</Data></EventData>")
+    raw = event_xml(
+        body="<!-- c --><?pi x?><Surprise>1</Surprise><EventData><!-- d --><Data>v</Data></EventData>"
+    )
     e = parse_event(raw)
     assert e.error is None
     assert e.data == EventData({}, ["v"], None)
@@ -243,7 +262,11 @@ def test_an_xml_declaration_with_another_encoding_is_accepted() -> None:
 
 
 def test_non_ascii_text_survives() -> None:
-    e = parse_event(event_xml(system=system_xml(computer="poste-électrique-Ж"), body="<EventData><Data>日本</Data></EventData>"))
+    e = parse_event(
+        event_xml(
+            system=system_xml(computer="poste-électrique-Ж"), body="<EventData><Data>日本</Data></EventData>"
+        )
+    )
     assert e.system is not None
     assert e.system.computer == "poste-électrique-Ж"
     assert e.data == EventData({}, ["日本"], None)
@@ -278,7 +301,9 @@ def test_the_cut_is_made_at_the_last_rendering_info() -> None:
 
 
 def test_when_the_cut_text_is_still_invalid_recovery_fails() -> None:
-    raw = event_xml(body="<EventData><Data Name='x'>1</Data></EventData><Broken <RenderingInfo", rendering=None)
+    raw = event_xml(
+        body="<EventData><Data Name='x'>1</Data></EventData><Broken <RenderingInfo", rendering=None
+    )
     e = parse_event(raw)
     assert e.error is not None
     assert e.error.type is ErrorType.FAILED_TO_RECOVER_RAW_CONTENT
@@ -380,7 +405,9 @@ def test_entity_expansion_bombs_are_not_expanded() -> None:
 
 
 def test_external_entities_are_not_fetched(tmp_path: pytest.TempPathFactory) -> None:
-    raw = "<!DOCTYPE Event [<!ENTITY x SYSTEM 'file:///etc/passwd'>]>" + event_xml(system=system_xml(computer="&x;"))
+    raw = "<!DOCTYPE Event [<!ENTITY x SYSTEM 'file:///etc/passwd'>]>" + event_xml(
+        system=system_xml(computer="&x;")
+    )
     e = parse_event(raw)
     assert e.error is not None
     assert e.system is None

@@ -54,7 +54,9 @@ _FORMAT_CASES = [c for c in _CASES if c["format"] != "parse"]
 _PARSE_CASES = [c for c in _CASES if c["format"] in ("parse", "absent")]
 
 
-@pytest.mark.parametrize("case", _FORMAT_CASES, ids=[f"{c['format']}-{c.get('input')}" for c in _FORMAT_CASES])
+@pytest.mark.parametrize(
+    "case", _FORMAT_CASES, ids=[f"{c['format']}-{c.get('input')}" for c in _FORMAT_CASES]
+)
 def test_format_case(case: dict[str, Any]) -> None:
     if case["format"] == "absent":
         vector_path(*_DIR, "cases.json")  # skips with the reason

@@ -30,7 +30,10 @@ def test_the_example_event_key_by_key() -> None:
     doc = as_json(event_xml())
     assert list(doc) == ["System", "EventData", "RenderingInfo", "OpenWEC"]
     assert doc["System"] == {
-        "Provider": {"Name": "Microsoft-Windows-Security-Auditing", "Guid": "{5484a625-5478-4994-a5ba-3e3b0328c30d}"},
+        "Provider": {
+            "Name": "Microsoft-Windows-Security-Auditing",
+            "Guid": "{5484a625-5478-4994-a5ba-3e3b0328c30d}",
+        },
         "EventID": 4624,
         "Version": 2,
         "Level": 0,
@@ -144,8 +147,14 @@ def test_missing_empty_and_unparsable_system_values_are_omitted() -> None:
 
 
 def test_unnamed_data_empty_values_dropped_and_binary() -> None:
-    body = "<EventData><Data>WINDOMAIN</Data><Data></Data><Data>%%1311</Data><Binary>5E0000C0</Binary></EventData>"
-    assert as_json(event_xml(body=body))["EventData"] == {"Data": ["WINDOMAIN", "%%1311"], "Binary": "5E0000C0"}
+    body = (
+        "<EventData><Data>WINDOMAIN</Data><Data></Data>"
+        "<Data>%%1311</Data><Binary>5E0000C0</Binary></EventData>"
+    )
+    assert as_json(event_xml(body=body))["EventData"] == {
+        "Data": ["WINDOMAIN", "%%1311"],
+        "Binary": "5E0000C0",
+    }
 
 
 def test_an_empty_event_data_gives_an_empty_object() -> None:
@@ -153,7 +162,10 @@ def test_an_empty_event_data_gives_an_empty_object() -> None:
 
 
 def test_named_values_called_data_or_binary_give_way_to_the_list_and_hex() -> None:
-    body = "<EventData><Data Name='Data'>n</Data><Data Name='Binary'>b</Data><Data>u</Data><Binary>00</Binary></EventData>"
+    body = (
+        "<EventData><Data Name='Data'>n</Data><Data Name='Binary'>b</Data>"
+        "<Data>u</Data><Binary>00</Binary></EventData>"
+    )
     assert as_json(event_xml(body=body))["EventData"] == {"Data": ["u"], "Binary": "00"}
 
 
@@ -165,8 +177,15 @@ def test_user_data_is_a_string_of_the_inner_xml() -> None:
 
 
 def test_debug_data_object() -> None:
-    body = "<DebugData><SequenceNumber>4</SequenceNumber><Component>C</Component><Message>m</Message></DebugData>"
-    assert as_json(event_xml(body=body))["DebugData"] == {"SequenceNumber": 4, "Component": "C", "Message": "m"}
+    body = (
+        "<DebugData><SequenceNumber>4</SequenceNumber>"
+        "<Component>C</Component><Message>m</Message></DebugData>"
+    )
+    assert as_json(event_xml(body=body))["DebugData"] == {
+        "SequenceNumber": 4,
+        "Component": "C",
+        "Message": "m",
+    }
     body = (
         "<DebugData><FlagsName>F</FlagsName><LevelName>L</LevelName><SubComponent>S</SubComponent>"
         "<FileLine>x.c:1</FileLine><Function>f</Function></DebugData>"
@@ -183,7 +202,10 @@ def test_debug_data_object() -> None:
 
 
 def test_processing_error_data_object() -> None:
-    body = "<ProcessingErrorData><ErrorCode>15005</ErrorCode><DataItemName>D</DataItemName></ProcessingErrorData>"
+    body = (
+        "<ProcessingErrorData><ErrorCode>15005</ErrorCode>"
+        "<DataItemName>D</DataItemName></ProcessingErrorData>"
+    )
     assert as_json(event_xml(body=body))["ProcessingErrorData"] == {
         "ErrorCode": 15005,
         "DataItemName": "D",
@@ -213,7 +235,9 @@ def test_event_111_has_no_data_key() -> None:
 
 
 def test_rendering_info_empty_elements_omitted_culture_always_present() -> None:
-    ren = rendering_xml(culture=None, message=None, level="", task="", opcode="", channel="", provider="", keywords=None)
+    ren = rendering_xml(
+        culture=None, message=None, level="", task="", opcode="", channel="", provider="", keywords=None
+    )
     assert as_json(event_xml(rendering=ren))["RenderingInfo"] == {"Culture": ""}
 
 
@@ -294,7 +318,10 @@ def test_get_format_returns_the_json_format() -> None:
         (datetime(2022, 12, 14, 16, 7, 3, 331000, tzinfo=UTC), "2022-12-14T16:07:03.331+00:00"),
         (datetime(2022, 12, 14, 16, 7, 3, tzinfo=UTC), "2022-12-14T16:07:03+00:00"),
         (datetime(2022, 12, 14, 16, 7, 3, 482913, tzinfo=UTC), "2022-12-14T16:07:03.482913+00:00"),
-        (datetime(2022, 12, 14, 17, 7, 3, 331000, tzinfo=timezone(timedelta(hours=1))), "2022-12-14T16:07:03.331+00:00"),
+        (
+            datetime(2022, 12, 14, 17, 7, 3, 331000, tzinfo=timezone(timedelta(hours=1))),
+            "2022-12-14T16:07:03.331+00:00",
+        ),
         (datetime(2022, 12, 14, 16, 7, 3, 1000), "2022-12-14T16:07:03.001+00:00"),  # naive = UTC
     ],
 )

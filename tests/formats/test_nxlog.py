@@ -119,7 +119,9 @@ def test_keywords_that_do_not_parse_are_omitted() -> None:
 def test_event_type_outside_security_follows_the_level(
     level: str | None, event_type: str | None, severity: str | None, value: int | None
 ) -> None:
-    doc = as_nxlog(event_xml(system=system_xml(channel="Application", level=level, keywords="0x8020000000000000")))
+    doc = as_nxlog(
+        event_xml(system=system_xml(channel="Application", level=level, keywords="0x8020000000000000"))
+    )
     assert doc.get("EventType") == event_type
     assert doc.get("Severity") == severity
     assert doc.get("SeverityValue") == value
@@ -149,7 +151,9 @@ def test_no_channel_no_event_type() -> None:
 
 
 def test_related_activity_id_is_upper_case() -> None:
-    doc = as_nxlog(event_xml(system=system_xml(correlation="<Correlation ActivityID='{ab}' RelatedActivityID='{cd}'/>")))
+    doc = as_nxlog(
+        event_xml(system=system_xml(correlation="<Correlation ActivityID='{ab}' RelatedActivityID='{cd}'/>"))
+    )
     assert (doc["ActivityID"], doc["RelatedActivityID"]) == ("{AB}", "{CD}")
 
 
@@ -170,7 +174,10 @@ def test_user_data_is_a_string() -> None:
 
 
 def test_debug_data_fields_are_flat_and_the_rendered_message_wins() -> None:
-    body = "<DebugData><SequenceNumber>9</SequenceNumber><Component>C</Component><Message>dbg</Message></DebugData>"
+    body = (
+        "<DebugData><SequenceNumber>9</SequenceNumber>"
+        "<Component>C</Component><Message>dbg</Message></DebugData>"
+    )
     doc = as_nxlog(event_xml(body=body, rendering=None))
     assert (doc["SequenceNumber"], doc["Component"], doc["Message"]) == (9, "C", "dbg")
     doc = as_nxlog(event_xml(body=body))
@@ -178,7 +185,10 @@ def test_debug_data_fields_are_flat_and_the_rendered_message_wins() -> None:
 
 
 def test_processing_error_data_fields_are_flat() -> None:
-    body = "<ProcessingErrorData><ErrorCode>7</ErrorCode><DataItemName>I</DataItemName><EventPayload>P</EventPayload></ProcessingErrorData>"
+    body = (
+        "<ProcessingErrorData><ErrorCode>7</ErrorCode><DataItemName>I</DataItemName>"
+        "<EventPayload>P</EventPayload></ProcessingErrorData>"
+    )
     doc = as_nxlog(event_xml(body=body))
     assert (doc["ErrorCode"], doc["DataItemName"], doc["EventPayload"]) == (7, "I", "P")
 

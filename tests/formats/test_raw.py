@@ -57,7 +57,10 @@ def test_raw_json_meta_has_node_and_revisions_when_configured() -> None:
     doc = json.loads(RAW_JSON.format(event_xml(), None, meta) or b"")
     assert doc["meta"]["Node"] == "n1"
     assert doc["meta"]["Subscription"]["Uri"] == "/u"
-    assert (doc["meta"]["Subscription"]["ClientRevision"], doc["meta"]["Subscription"]["ServerRevision"]) == ("1", "2")
+    assert (doc["meta"]["Subscription"]["ClientRevision"], doc["meta"]["Subscription"]["ServerRevision"]) == (
+        "1",
+        "2",
+    )
 
 
 def test_raw_json_of_a_malformed_event_has_no_error() -> None:

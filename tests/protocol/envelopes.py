@@ -52,7 +52,8 @@ def header(
         parts.append(f'<w:ResourceURI s:mustUnderstand="true">{resource_uri}</w:ResourceURI>')
     if machine_id is not None:
         parts.append(
-            f'<m:MachineID xmlns:m="{ns.MACHINE_ID}" s:mustUnderstand="false">{escape(machine_id)}</m:MachineID>'
+            f'<m:MachineID xmlns:m="{ns.MACHINE_ID}" s:mustUnderstand="false">'
+            f"{escape(machine_id)}</m:MachineID>"
         )
     parts.append(f'<a:ReplyTo><a:Address s:mustUnderstand="true">{ns.ANONYMOUS}</a:Address></a:ReplyTo>')
     parts.append(f'<a:Action s:mustUnderstand="true">{action}</a:Action>')
@@ -61,8 +62,12 @@ def header(
         parts.append(f"<a:MessageID>{mid}</a:MessageID>")
     parts.append(f'<w:Locale xml:lang="{locale}" s:mustUnderstand="false" />')
     parts.append(f'<p:DataLocale xml:lang="{locale}" s:mustUnderstand="false" />')
-    parts.append('<p:SessionId s:mustUnderstand="false">uuid:1B0E7C52-66D4-4F0A-9E31-7A5C2D8B4F60</p:SessionId>')
-    parts.append('<p:OperationID s:mustUnderstand="false">uuid:C0FFEE00-1234-4ABC-8DEF-0123456789AB</p:OperationID>')
+    parts.append(
+        '<p:SessionId s:mustUnderstand="false">uuid:1B0E7C52-66D4-4F0A-9E31-7A5C2D8B4F60</p:SessionId>'
+    )
+    parts.append(
+        '<p:OperationID s:mustUnderstand="false">uuid:C0FFEE00-1234-4ABC-8DEF-0123456789AB</p:OperationID>'
+    )
     parts.append('<p:SequenceId s:mustUnderstand="false">1</p:SequenceId>')
     parts.append(f"<w:OperationTimeout>{timeout}</w:OperationTimeout>")
     if identifier is not None:
@@ -85,7 +90,10 @@ def enumerate_request(*, to: str = MANAGER_URL, mid: str | None = message_id(0x1
         mid=mid,
         resource_uri="http://schemas.microsoft.com/wbem/wsman/1/SubscriptionManager/Subscription",
     )
-    body = "<s:Body><n:Enumerate><w:OptimizeEnumeration/><w:MaxElements>32000</w:MaxElements></n:Enumerate></s:Body>"
+    body = (
+        "<s:Body><n:Enumerate><w:OptimizeEnumeration/>"
+        "<w:MaxElements>32000</w:MaxElements></n:Enumerate></s:Body>"
+    )
     return _ENVELOPE_OPEN + h + body + "</s:Envelope>"
 
 
@@ -121,7 +129,8 @@ def heartbeat(
 def event_xml(record_id: int, *, channel: str = "Security", event_id: int = 4624, message: str = "") -> str:
     """One Windows event as Windows renders it inside the CDATA (single-quoted attributes)."""
     rendering = (
-        f"<RenderingInfo Culture='en-US'><Message>{message}</Message><Level>Information</Level></RenderingInfo>"
+        f"<RenderingInfo Culture='en-US'><Message>{message}</Message>"
+        "<Level>Information</Level></RenderingInfo>"
         if message
         else ""
     )

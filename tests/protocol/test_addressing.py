@@ -72,7 +72,9 @@ class TestNotifyAddress:
         )
 
     def test_https_for_tls(self) -> None:
-        assert notify_address("https", "wec", 5986, UUID.upper()).startswith("https://wec:5986/wsman/subscriptions/")
+        assert notify_address("https", "wec", 5986, UUID.upper()).startswith(
+            "https://wec:5986/wsman/subscriptions/"
+        )
 
     def test_ipv6_hosts_are_bracketed(self) -> None:
         assert notify_address("http", "2001:db8::10", 5985, UUID).startswith("http://[2001:db8::10]:5985/")

@@ -108,14 +108,20 @@ def _delivery(text: str) -> etree._Element:
 
 
 def _local(el: etree._Element) -> str:
-    return etree.QName(el).localname
+    return str(etree.QName(el).localname)
 
 
 class TestOuterEnvelope:
     def test_header_in_openwec_order_without_operation_id(self) -> None:
         root = parse_xml(_build(_offer()))
         header = root.find(f"{S}Header")
-        assert [c.tag for c in header] == [f"{A}To", f"{A}Action", f"{A}MessageID", f"{P}SequenceId", f"{A}RelatesTo"]
+        assert [c.tag for c in header] == [
+            f"{A}To",
+            f"{A}Action",
+            f"{A}MessageID",
+            f"{P}SequenceId",
+            f"{A}RelatesTo",
+        ]
         assert header.findtext(f"{A}To") == ns.ANONYMOUS
         assert header.findtext(f"{A}Action") == ns.ACTION_ENUMERATE_RESPONSE
         assert header.find(f"{A}Action").get(f"{S}mustUnderstand") == "true"
@@ -135,7 +141,9 @@ class TestOuterEnvelope:
         ids = re.findall(r"<a:MessageID>([^<]*)</a:MessageID>", text)
         assert len(ids) == 2 and len(set(ids)) == 2
         for mid in ids:
-            assert re.fullmatch(r"uuid:[0-9A-F]{8}-[0-9A-F]{4}-4[0-9A-F]{3}-[89AB][0-9A-F]{3}-[0-9A-F]{12}", mid)
+            assert re.fullmatch(
+                r"uuid:[0-9A-F]{8}-[0-9A-F]{4}-4[0-9A-F]{3}-[89AB][0-9A-F]{3}-[0-9A-F]{12}", mid
+            )
 
     def test_empty_context_items_and_end_of_sequence(self) -> None:
         root = parse_xml(_build(_offer()))
@@ -295,7 +303,11 @@ class TestDelivery:
         assert delivery.findtext(f"{W}MaxTime") == "PT21600.000S"
         assert delivery.findtext(f"{W}MaxEnvelopeSize") == "1024000"
         locale, data_locale = delivery.find(f"{W}Locale"), delivery.find(f"{P}DataLocale")
-        assert (locale.get(ns.XML_LANG), locale.get(f"{S}mustUnderstand"), locale.text) == ("de-DE", "false", None)
+        assert (locale.get(ns.XML_LANG), locale.get(f"{S}mustUnderstand"), locale.text) == (
+            "de-DE",
+            "false",
+            None,
+        )
         assert (data_locale.get(ns.XML_LANG), data_locale.get(f"{S}mustUnderstand")) == ("fr-FR", "false")
 
     def test_only_data_locale_set(self) -> None:
@@ -349,7 +361,9 @@ class TestFilterAndBookmark:
 
     def test_compact_query_keeps_text_inside_elements(self) -> None:
         q = '<QueryList>\n <Query Id="0">\n  <Select Path="A">  *  </Select>\n </Query>\n</QueryList>\n'
-        assert compact_query(q) == '<QueryList><Query Id="0"><Select Path="A">  *  </Select></Query></QueryList>'
+        assert (
+            compact_query(q) == '<QueryList><Query Id="0"><Select Path="A">  *  </Select></Query></QueryList>'
+        )
 
     @pytest.mark.parametrize(
         "query",
@@ -425,13 +439,20 @@ class TestEscapingAndErrors:
 
     @pytest.mark.parametrize(
         "changes",
-        [{"heartbeat_interval": -1}, {"max_envelope_size": 0}, {"max_elements": 0}, {"connection_retry_count": -2}],
+        [
+            {"heartbeat_interval": -1},
+            {"max_envelope_size": 0},
+            {"max_elements": 0},
+            {"connection_retry_count": -2},
+        ],
     )
     def test_impossible_numbers_are_local_errors(self, changes: dict[str, int]) -> None:
         with pytest.raises(LocalProtocolError):
             _build(_offer(_sub(**changes)))
 
-    @pytest.mark.parametrize("version", ["3f2a91c0-7d4e-8b12-3f2a-91c07d4e8b12", "uuid:3F2A91C0-7D4E-8B12-3F2A-91C07D4E8B12", "x"])
+    @pytest.mark.parametrize(
+        "version", ["3f2a91c0-7d4e-8b12-3f2a-91c07d4e8b12", "uuid:3F2A91C0-7D4E-8B12-3F2A-91C07D4E8B12", "x"]
+    )
     def test_offer_version_must_be_an_uppercase_uuid(self, version: str) -> None:
         with pytest.raises(LocalProtocolError):
             SubscriptionOffer(_sub(), version, ADDRESS, None, KerberosPolicy())
@@ -474,6 +495,8 @@ class TestAck:
 
 
 def test_enumerate_response_reparses_with_the_hardened_parser_and_is_utf16_encodable() -> None:
-    text = _build(_offer(bookmark=STORED), _offer(_sub(name="Überwachung — 監視"), policy=TlsPolicy(("ab" * 20,))))
+    text = _build(
+        _offer(bookmark=STORED), _offer(_sub(name="Überwachung — 監視"), policy=TlsPolicy(("ab" * 20,)))
+    )
     wire = b"\xff\xfe" + text.encode("utf-16-le")
     assert parse_xml(wire.decode("utf-16")).tag == f"{S}Envelope"

@@ -79,7 +79,10 @@ class TestCapturedRequestsParse:
         )
         record_ids = [parse_xml(e).findtext("{*}System/{*}EventRecordID") for e in msg.events]
         assert record_ids == [str(n) for n in range(149141, 149162)]
-        assert all(e.startswith("<Event xmlns='http://schemas.microsoft.com/win/2004/08/events/event'>") for e in msg.events)
+        assert all(
+            e.startswith("<Event xmlns='http://schemas.microsoft.com/win/2004/08/events/event'>")
+            for e in msg.events
+        )
 
     def test_openwec_subscription_end(self) -> None:
         msg = parse_message(_read("openwec-08-subscription-end.xml"))
@@ -117,7 +120,11 @@ class TestCapturedRequestsParse:
 
     @pytest.mark.parametrize(
         "name",
-        ["openwec-02-enumerate-response.xml", "owinec-02-enumerate-response.xml", "openwec-05-ack-heartbeat.xml"],
+        [
+            "openwec-02-enumerate-response.xml",
+            "owinec-02-enumerate-response.xml",
+            "openwec-05-ack-heartbeat.xml",
+        ],
     )
     def test_collector_responses_are_not_requests(self, name: str) -> None:
         with pytest.raises(RemoteProtocolError):
@@ -174,7 +181,9 @@ def _ours(policy: KerberosPolicy | TlsPolicy, bookmark: str | None) -> etree._El
 
 def test_kerberos_enumerate_response_has_windows_structure() -> None:
     windows = _windows_form(_read("openwec-02-enumerate-response.xml"))
-    ours = _ours(KerberosPolicy(), '<BookmarkList><Bookmark Channel="Application" RecordId="7"/></BookmarkList>')
+    ours = _ours(
+        KerberosPolicy(), '<BookmarkList><Bookmark Channel="Application" RecordId="7"/></BookmarkList>'
+    )
     assert normalise(ours) == normalise(windows)
 
 

@@ -23,7 +23,15 @@ A_RELATES_TO = f"{{{ns.ADDRESSING}}}RelatesTo"
 E_END_TO = f"{{{ns.EVENTING}}}EndTo"
 E_NOTIFY_TO = f"{{{ns.EVENTING}}}NotifyTo"
 
-_MASKED = {ns.A_MESSAGE_ID, A_RELATES_TO, ns.P_OPERATION_ID, M_VERSION, ns.E_IDENTIFIER, ns.VERSION, AUTH_THUMBPRINT}
+_MASKED = {
+    ns.A_MESSAGE_ID,
+    A_RELATES_TO,
+    ns.P_OPERATION_ID,
+    M_VERSION,
+    ns.E_IDENTIFIER,
+    ns.VERSION,
+    AUTH_THUMBPRINT,
+}
 
 Tree = tuple[str, dict[str, str], str, list[Any]]
 

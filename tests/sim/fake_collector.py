@@ -15,6 +15,7 @@ requests, ``end_status`` answers End with 200 or 204.
 from __future__ import annotations
 
 import base64
+import re
 import threading
 from collections import Counter
 from dataclasses import dataclass, field
@@ -38,6 +39,7 @@ ACT = {
     "events": "http://schemas.dmtf.org/wbem/wsman/1/wsman/Events",
     "subscription_end": "http://schemas.xmlsoap.org/ws/2004/08/eventing/SubscriptionEnd",
 }
+_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f]")
 KRB5_OID_PREFIX = bytes.fromhex("06092a864886f712010202")
 
 
@@ -246,7 +248,7 @@ class _Handler(BaseHTTPRequestHandler):
             assert self.ctx is not None, "encrypted body on an unauthenticated connection"
             assert self.headers.get("Content-Type", "").startswith("multipart/encrypted;protocol=")
             header, ciphertext, original_length = _split_multipart(wire)
-            iov = gss_raw.IOV((gss_raw.IOVBufferType.header, header), ciphertext, std_layout=False)
+            iov = gss_raw.IOV((gss_raw.IOVBufferType.header, False, header), ciphertext, std_layout=False)
             gss_raw.unwrap_iov(self.ctx, iov)
             cleartext = iov[1].value or b""
             assert original_length == len(cleartext)
@@ -255,8 +257,12 @@ class _Handler(BaseHTTPRequestHandler):
         soap = cleartext
         if self.headers.get("Content-Encoding") == "SLDC" and not cleartext.startswith(b"\xff\xfe"):
             soap = _sldc_decode(cleartext)
-        root = etree.fromstring(soap.decode("utf-16").encode("utf-8"),
-                                etree.XMLParser(resolve_entities=False, no_network=True))
+        text = soap.decode("utf-16")
+        try:
+            root = etree.fromstring(text.encode("utf-8"), etree.XMLParser(resolve_entities=False, no_network=True))
+        except etree.XMLSyntaxError:  # PROTOCOL.md §3.8: characters illegal in XML become \u{5}
+            text = _ILLEGAL.sub(lambda m: f"\\u{{{ord(m.group(0)):x}}}", text)
+            root = etree.fromstring(text.encode("utf-8"), etree.XMLParser(resolve_entities=False, no_network=True))
         hdr = root.find(f"{{{S}}}Header")
         action = hdr.findtext(f"{{{A}}}Action")
         message_id = hdr.findtext(f"{{{A}}}MessageID")

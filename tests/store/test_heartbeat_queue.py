@@ -44,7 +44,9 @@ def queues() -> Iterator[list[HeartbeatQueue]]:
         q.close(timeout=10)
 
 
-def test_updates_of_one_source_are_coalesced(store: SQLiteStore, sub: Subscription, queues: list[HeartbeatQueue]) -> None:
+def test_updates_of_one_source_are_coalesced(
+    store: SQLiteStore, sub: Subscription, queues: list[HeartbeatQueue]
+) -> None:
     q = HeartbeatQueue(store, flush_interval=NEVER, queue_size=100)
     queues.append(q)
     q.record("pc", sub.uuid, "10.0.0.1", T0, False)
@@ -76,7 +78,9 @@ def test_reaching_queue_size_flushes_without_waiting_for_the_interval(
     assert wait_until(lambda: len(store.list_heartbeats()) == 5)
 
 
-def test_the_interval_flushes_a_partial_queue(store: SQLiteStore, sub: Subscription, queues: list[HeartbeatQueue]) -> None:
+def test_the_interval_flushes_a_partial_queue(
+    store: SQLiteStore, sub: Subscription, queues: list[HeartbeatQueue]
+) -> None:
     q = HeartbeatQueue(store, flush_interval=0.05, queue_size=1000)
     queues.append(q)
     q.record("pc", sub.uuid, "10.0.0.1", T0, True)
@@ -100,7 +104,13 @@ def test_many_threads_record_at_once(store: SQLiteStore, sub: Subscription) -> N
 
     def producer(n: int) -> None:
         for i in range(per_thread):
-            q.record(f"pc{i % clients}", sub.uuid, f"10.0.{n}.{i % 250}", T0 + timedelta(milliseconds=n * per_thread + i), i % 7 == 0)
+            q.record(
+                f"pc{i % clients}",
+                sub.uuid,
+                f"10.0.{n}.{i % 250}",
+                T0 + timedelta(milliseconds=n * per_thread + i),
+                i % 7 == 0,
+            )
 
     threads = [threading.Thread(target=producer, args=(n,)) for n in range(n_threads)]
     for t in threads:
@@ -119,7 +129,9 @@ def test_many_threads_record_at_once(store: SQLiteStore, sub: Subscription) -> N
 
 
 @pytest.fixture
-def locked_store(db_path: str, store: SQLiteStore, sub: Subscription) -> Iterator[tuple[SQLiteStore, sqlite3.Connection]]:
+def locked_store(
+    db_path: str, store: SQLiteStore, sub: Subscription
+) -> Iterator[tuple[SQLiteStore, sqlite3.Connection]]:
     """A store whose database another connection holds locked: writes really fail."""
     impatient = SQLiteStore(db_path, busy_timeout=0.05)
     blocker = sqlite3.connect(db_path, isolation_level=None)

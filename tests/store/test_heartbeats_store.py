@@ -18,7 +18,14 @@ T0 = datetime(2026, 3, 1, 12, 0, 0, tzinfo=UTC)
 US = timedelta(microseconds=1)
 
 
-def _hb(sub: Subscription, when: datetime, *, event: bool = False, client: str = "WIN10$@WEC.TEST", ip: str = "10.0.0.1") -> HeartbeatUpdate:
+def _hb(
+    sub: Subscription,
+    when: datetime,
+    *,
+    event: bool = False,
+    client: str = "WIN10$@WEC.TEST",
+    ip: str = "10.0.0.1",
+) -> HeartbeatUpdate:
     return HeartbeatUpdate.single(client, sub.uuid, ip, when, event)
 
 
@@ -36,13 +43,17 @@ def test_first_heartbeat_creates_the_row(store: SQLiteStore, sub: Subscription) 
     assert row.first_seen.tzinfo is UTC
 
 
-def test_upsert_keeps_first_seen_and_takes_the_max_of_the_rest(store: SQLiteStore, sub: Subscription) -> None:
+def test_upsert_takes_the_min_of_first_seen_and_the_max_of_the_rest(
+    store: SQLiteStore, sub: Subscription
+) -> None:
     store.put_heartbeats([_hb(sub, T0, event=True)])
     store.put_heartbeats([_hb(sub, T0 + timedelta(minutes=5), ip="10.0.0.2")])
-    # A late, out-of-order update must not move anything back.
-    store.put_heartbeats([_hb(sub, T0 - timedelta(minutes=1), event=True, ip="10.0.0.9")])
     (row,) = store.list_heartbeats()
     assert row.first_seen == T0
+    # A late, out-of-order update moves no "last" value back, nor the address.
+    store.put_heartbeats([_hb(sub, T0 - timedelta(minutes=1), event=True, ip="10.0.0.9")])
+    (row,) = store.list_heartbeats()
+    assert row.first_seen == T0 - timedelta(minutes=1)
     assert row.last_seen == T0 + timedelta(minutes=5)
     assert row.last_event_seen == T0
     assert row.ip == "10.0.0.2"  # the address of the most recent message
@@ -56,7 +67,10 @@ def test_an_event_after_heartbeats_sets_last_event_seen(store: SQLiteStore, sub:
 
 
 def test_a_batch_is_written_in_one_go_and_may_repeat_a_source(store: SQLiteStore, sub: Subscription) -> None:
-    updates = [_hb(sub, T0 + timedelta(seconds=i), client=f"PC{i % 50}$@WEC.TEST", event=i % 3 == 0) for i in range(500)]
+    updates = [
+        _hb(sub, T0 + timedelta(seconds=i), client=f"PC{i % 50}$@WEC.TEST", event=i % 3 == 0)
+        for i in range(500)
+    ]
     store.put_heartbeats(updates)
     rows = store.list_heartbeats(sub_uuid=sub.uuid)
     assert len(rows) == 50
@@ -84,13 +98,15 @@ def test_list_heartbeats_filters(store: SQLiteStore, sub: Subscription, make_sub
     assert len(store.list_heartbeats()) == 3
     assert {r.client for r in store.list_heartbeats(sub_uuid=sub.uuid.upper())} == {"a", "b"}
     assert {r.subscription_name for r in store.list_heartbeats(client="a")} == {"security", "other"}
-    assert [(r.client, r.subscription_name) for r in store.list_heartbeats(ip="10.0.0.2")] == [("b", "security")]
+    assert [(r.client, r.subscription_name) for r in store.list_heartbeats(ip="10.0.0.2")] == [
+        ("b", "security")
+    ]
     assert store.list_heartbeats(sub_uuid=other.uuid, client="b") == []
 
 
 def test_naive_datetimes_are_refused() -> None:
     with pytest.raises(ValueError, match="naive"):
-        HeartbeatUpdate.single("c", Subscription.new_uuid(), "1.1.1.1", datetime(2026, 1, 1), False)  # noqa: DTZ001
+        HeartbeatUpdate.single("c", Subscription.new_uuid(), "1.1.1.1", datetime(2026, 1, 1), False)
 
 
 def test_other_timezones_are_converted_to_utc(store: SQLiteStore, sub: Subscription) -> None:
@@ -115,7 +131,11 @@ def test_other_timezones_are_converted_to_utc(store: SQLiteStore, sub: Subscript
     ],
 )
 def test_machine_states_at_their_boundaries(
-    store: SQLiteStore, sub: Subscription, last_seen: datetime, last_event_seen: datetime | None, state: MachineState
+    store: SQLiteStore,
+    sub: Subscription,
+    last_seen: datetime,
+    last_event_seen: datetime | None,
+    state: MachineState,
 ) -> None:
     first = T0 - timedelta(days=1)
     store.put_heartbeats([HeartbeatUpdate("pc", sub.uuid, "10.0.0.1", last_seen, last_event_seen, first)])
@@ -127,7 +147,9 @@ def test_machine_states_at_their_boundaries(
     assert getattr(states, state.value.lower()) == (row,)
 
 
-def test_machine_states_are_per_subscription(store: SQLiteStore, sub: Subscription, make_sub: MakeSub) -> None:
+def test_machine_states_are_per_subscription(
+    store: SQLiteStore, sub: Subscription, make_sub: MakeSub
+) -> None:
     other = make_sub()
     store.put_subscription(other)
     store.put_heartbeats([_hb(sub, T0 + US, client="a", event=True), _hb(other, T0 - US, client="b")])
@@ -174,7 +196,9 @@ def test_many_threads_write_and_read_at_once(store: SQLiteStore, make_sub: MakeS
     assert len(store.list_bookmarks()) == 8 * 4
 
 
-def test_an_out_of_order_older_first_seen_moves_first_seen_back(store: SQLiteStore, sub: Subscription) -> None:
+def test_an_out_of_order_older_first_seen_moves_first_seen_back(
+    store: SQLiteStore, sub: Subscription
+) -> None:
     # Two threads (or nodes) may flush the same source in either order; the earliest wins.
     store.put_heartbeats([_hb(sub, T0 + timedelta(seconds=10))])
     store.put_heartbeats([_hb(sub, T0)])

@@ -27,7 +27,7 @@ def test_a_new_database_has_no_schema_and_refuses_to_serve(db_path: str) -> None
     s = SQLiteStore(db_path)
     assert s.schema_version() is None
     assert [m.version for m in s.migrations_pending()] == [1]
-    with pytest.raises(SchemaMismatch, match="not initialised.*wec db init"):
+    with pytest.raises(SchemaMismatch, match=r"not initialised.*wec db init"):
         s.check_schema()
     s.close()
 
@@ -69,7 +69,7 @@ def test_upgrade_and_downgrade_stop_at_the_requested_version(db_path: str) -> No
     assert [m.version for m in s.upgrade(2)] == [1, 2]
     assert s.schema_version() == 2
     assert [m.version for m in s.migrations_pending()] == [3]
-    with pytest.raises(SchemaMismatch, match="version 2, this wec needs 3.*wec db upgrade"):
+    with pytest.raises(SchemaMismatch, match=r"version 2, this wec needs 3.*wec db upgrade"):
         s.check_schema()
     assert [m.version for m in s.upgrade()] == [3]
     assert [m.version for m in s.downgrade(1)] == [3, 2]
@@ -80,7 +80,10 @@ def test_upgrade_and_downgrade_stop_at_the_requested_version(db_path: str) -> No
 
 
 def test_a_failing_migration_is_rolled_back_entirely(db_path: str) -> None:
-    broken = [*sqlite_migrations(), Migration(2, "broken", "CREATE TABLE ok (x);\nSELECT * FROM missing;", None)]
+    broken = [
+        *sqlite_migrations(),
+        Migration(2, "broken", "CREATE TABLE ok (x);\nSELECT * FROM missing;", None),
+    ]
     s = SQLiteStore(db_path, migrations=broken)
     with pytest.raises(StoreError, match="0002_broken"):
         s.upgrade()
@@ -90,7 +93,9 @@ def test_a_failing_migration_is_rolled_back_entirely(db_path: str) -> None:
 
 
 def test_a_migration_without_down_script_cannot_be_undone(db_path: str) -> None:
-    s = SQLiteStore(db_path, migrations=[*sqlite_migrations(), Migration(2, "oneway", "CREATE TABLE t (x);", None)])
+    s = SQLiteStore(
+        db_path, migrations=[*sqlite_migrations(), Migration(2, "oneway", "CREATE TABLE t (x);", None)]
+    )
     s.upgrade()
     with pytest.raises(StoreError, match="cannot be undone"):
         s.downgrade(1)
@@ -165,7 +170,7 @@ def test_in_memory_databases_are_refused() -> None:
 def test_a_file_that_is_not_a_database_raises_store_error(tmp_path: Path) -> None:
     bad = tmp_path / "garbage.db"
     bad.write_bytes(b"this is not a sqlite database" * 100)
-    with pytest.raises(StoreError, match="garbage.db"):
+    with pytest.raises(StoreError, match=r"garbage\.db"):
         SQLiteStore(str(bad)).schema_version()
 
 

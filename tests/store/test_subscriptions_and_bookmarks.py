@@ -42,13 +42,21 @@ def _every_option(make_sub: MakeSub) -> Subscription:
         enabled=False,
         revision="r42",
         filter=ClientFilter(
-            FilterOperation.EXCEPT, FilterKind.MACHINE_ID, ("SRV*", "dc01.corp"), case_insensitive=True, glob=True
+            FilterOperation.EXCEPT,
+            FilterKind.MACHINE_ID,
+            ("SRV*", "dc01.corp"),
+            case_insensitive=True,
+            glob=True,
         ),
         outputs=(
             OutputConfig("Files", "Json", {"path": "/var/log/{ip:2}/{client}"}),
-            OutputConfig("Kafka", "Raw", {"topic": "a,b", "options": {"bootstrap.servers": "k:9092"}}, enabled=False),
             OutputConfig(
-                "Tcp", "RawJson", {"host": "siem", "port": 6514, "tls_enabled": True, "tls_certificate_authorities": ["/ca"]}
+                "Kafka", "Raw", {"topic": "a,b", "options": {"bootstrap.servers": "k:9092"}}, enabled=False
+            ),
+            OutputConfig(
+                "Tcp",
+                "RawJson",
+                {"host": "siem", "port": 6514, "tls_enabled": True, "tls_certificate_authorities": ["/ca"]},
             ),
         ),
     )
@@ -172,7 +180,10 @@ def test_bookmark_crud(store: SQLiteStore, make_sub: MakeSub) -> None:
 def test_bookmarks_are_stored_verbatim(store: SQLiteStore, make_sub: MakeSub) -> None:
     sub = make_sub()
     store.put_subscription(sub)
-    odd = '<BookmarkList Direction="backward">\r\n  <Bookmark Channel="Microsoft-Windows-Sysmon/Opérationnel" RecordId="1"/>\x00</BookmarkList>'
+    odd = (
+        '<BookmarkList Direction="backward">\r\n'
+        '  <Bookmark Channel="Microsoft-Windows-Sysmon/Opérationnel" RecordId="1"/>\x00</BookmarkList>'
+    )
     store.put_bookmark("c", sub.uuid, odd)
     assert store.get_bookmark("c", sub.uuid) == odd
 
@@ -183,7 +194,9 @@ def test_a_bookmark_for_an_unknown_subscription_is_refused(store: SQLiteStore) -
     assert isinstance(UnknownSubscription("x"), StoreError)
 
 
-def test_list_and_delete_bookmarks_by_subscription_client_or_all(store: SQLiteStore, make_sub: MakeSub) -> None:
+def test_list_and_delete_bookmarks_by_subscription_client_or_all(
+    store: SQLiteStore, make_sub: MakeSub
+) -> None:
     s1, s2 = make_sub(), make_sub()
     for s in (s1, s2):
         store.put_subscription(s)
@@ -194,7 +207,9 @@ def test_list_and_delete_bookmarks_by_subscription_client_or_all(store: SQLiteSt
         ("a", s1.uuid),
         ("b", s1.uuid),
     }
-    assert [b.bookmark for b in store.list_bookmarks(sub_uuid=s2.uuid, client="b")] == ["<BookmarkList>b</BookmarkList>"]
+    assert [b.bookmark for b in store.list_bookmarks(sub_uuid=s2.uuid, client="b")] == [
+        "<BookmarkList>b</BookmarkList>"
+    ]
     assert store.delete_bookmarks(client="a") == 2
     assert store.delete_bookmarks(sub_uuid=s1.uuid) == 1
     assert store.delete_bookmarks() == 1

@@ -100,11 +100,7 @@ def _text(value: str) -> str:
     # CR as a character reference: XML end-of-line handling (XML 1.0 §2.11) would turn a
     # literal CR into LF on the other side.
     return (
-        _check(value)
-        .replace("&", "&amp;")
-        .replace("<", "&lt;")
-        .replace(">", "&gt;")
-        .replace("\r", "&#13;")
+        _check(value).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("\r", "&#13;")
     )
 
 

@@ -129,8 +129,8 @@ def _parse_header(header_el: etree._Element) -> tuple[Header, etree._Element | N
 def _lang(el: etree._Element | None) -> str | None:
     if el is None:
         return None
-    value = el.get(ns.XML_LANG)
-    return value.strip() or None if value is not None else None
+    value = (el.get(ns.XML_LANG) or "").strip()
+    return value or None
 
 
 def serialize_bookmark(bookmark_el: etree._Element | None) -> str | None:

@@ -116,7 +116,9 @@ def start_kdc(directory: Path, clients: tuple[str, ...] = ("WIN10$",), realm: st
     udp_preference_limit = 1
     ignore_acceptor_hostname = false
 [realms]
-    {realm} = {{ kdc = 127.0.0.1:{port} }}
+    {realm} = {{
+        kdc = 127.0.0.1:{port}
+    }}
 [domain_realm]
     .{service_host} = {realm}
     {service_host} = {realm}

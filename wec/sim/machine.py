@@ -501,7 +501,8 @@ class Machine:
                         break
                     stream.heartbeat_if_idle(time.monotonic())
                     stream.step(time.monotonic())
-                if all(s.done for s in self._streams.values()) and (self._streams or next_refresh is None):
+                idle = all(s.done for s in self._streams.values())
+                if idle and not self._refresh.is_set() and (self._streams or next_refresh is None):
                     break
                 now = time.monotonic()
                 dues = [d for d in (s.next_due(now) for s in self._streams.values()) if d is not None]

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 import uuid
+from copy import deepcopy
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Final
@@ -551,7 +552,15 @@ def _bookmark(subscribe: etree._Element) -> BookmarkState:
         if channel is None or record is None or not record.strip().isdigit():
             raise SoapError("a Bookmark needs Channel and a numeric RecordId")
         positions[channel] = int(record)
-    return BookmarkState(positions=positions, raw=etree.tostring(bl, encoding="unicode"))
+    return BookmarkState(positions=positions, raw=_serialize(bl))
+
+
+def _serialize(el: etree._Element) -> str:
+    """An element's XML without the namespace declarations it merely inherited."""
+    copy = deepcopy(el)
+    copy.tail = None
+    etree.cleanup_namespaces(copy)
+    return etree.tostring(copy, encoding="unicode")
 
 
 def _optional_int(el: etree._Element | None) -> int | None:
@@ -593,7 +602,7 @@ def _subscription(item: etree._Element) -> OfferedSubscription:
     if flt is not None:
         ql = _child(flt, None, "QueryList")
         if ql is not None:
-            query = etree.tostring(ql, encoding="unicode")
+            query = _serialize(ql)
             channels = [p for p in (s.get("Path") for s in ql.iter("Select")) if p]
     profile = None
     policy = _child(notify, NS_POLICY, "Policy")

@@ -454,7 +454,7 @@ class WinRMConnection:
 
     def _unwrap(self, header: bytes, ciphertext: bytes) -> bytes:
         assert self._gss is not None
-        iov = gss_raw.IOV((gss_raw.IOVBufferType.header, header), ciphertext, std_layout=False)
+        iov = gss_raw.IOV((gss_raw.IOVBufferType.header, False, header), ciphertext, std_layout=False)
         try:
             gss_raw.unwrap_iov(self._gss, iov)
         except GSSError as err:

@@ -47,8 +47,8 @@ def open_store(settings: DatabaseSettings) -> Store:
     kind = settings.type.lower()
     if kind == "sqlite":
         if not settings.path:
-            raise ValueError("[database] type = \"SQLite\" needs a path")
+            raise ValueError('[database] type = "SQLite" needs a path')
         return SQLiteStore(settings.path)
     if kind == "postgres":
         raise NotImplementedError("PostgreSQL store arrives in a later release")
-    raise ValueError(f"unknown [database] type {settings.type!r}: expected \"SQLite\" or \"Postgres\"")
+    raise ValueError(f'unknown [database] type {settings.type!r}: expected "SQLite" or "Postgres"')

@@ -16,7 +16,7 @@ from importlib.resources.abc import Traversable
 
 from wec.store.base import Migration, StoreError
 
-__all__ = ["load_migrations", "sqlite_migrations", "split_sql"]
+__all__ = ["load_migrations", "split_sql", "sqlite_migrations"]
 
 _UP = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
 _DOWN = re.compile(r"^(\d{4})_([a-z0-9_]+)\.down\.sql$")
@@ -61,9 +61,7 @@ def split_sql(script: str) -> list[str]:
         if sqlite3.complete_statement(buf):
             statements.append(buf.strip())
             buf = ""
-    rest = "\n".join(
-        ln for ln in buf.splitlines() if ln.strip() and not ln.strip().startswith("--")
-    ).strip()
+    rest = "\n".join(ln for ln in buf.splitlines() if ln.strip() and not ln.strip().startswith("--")).strip()
     if rest:
         raise StoreError(f"incomplete SQL statement at the end of a migration: {rest[:80]!r}")
     return statements

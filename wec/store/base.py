@@ -260,9 +260,7 @@ class Store(Protocol):
         """Store (replace) a bookmark. Raises :class:`UnknownSubscription`."""
         ...
 
-    def list_bookmarks(
-        self, sub_uuid: str | None = None, client: str | None = None
-    ) -> list[BookmarkRow]: ...
+    def list_bookmarks(self, sub_uuid: str | None = None, client: str | None = None) -> list[BookmarkRow]: ...
 
     def delete_bookmarks(self, sub_uuid: str | None = None, client: str | None = None) -> int:
         """Delete the matching bookmarks (all of them when both are None); returns the count."""

@@ -224,7 +224,9 @@ class SQLiteStore:
     def upgrade(self, to: int | None = None) -> list[Migration]:
         target = self.latest_version() if to is None else to
         if not 0 <= target <= self.latest_version():
-            raise StoreError(f"cannot upgrade to version {target}: known versions are 0..{self.latest_version()}")
+            raise StoreError(
+                f"cannot upgrade to version {target}: known versions are 0..{self.latest_version()}"
+            )
         applied: list[Migration] = []
         for m in self._migrations:
             if m.version > target:
@@ -287,7 +289,9 @@ class SQLiteStore:
     def get_subscription(self, uuid_or_name: str) -> Subscription | None:
         # By uuid first: a subscription may be named like another one's uuid.
         for column, value in (("uuid", _canon(uuid_or_name)), ("name", uuid_or_name)):
-            rows = self._query("read a subscription", f"SELECT {_COLS} FROM subscriptions WHERE {column} = ?", (value,))
+            rows = self._query(
+                "read a subscription", f"SELECT {_COLS} FROM subscriptions WHERE {column} = ?", (value,)
+            )
             if rows:
                 return self._rows_to_subs(rows)[0]
         return None
@@ -299,9 +303,7 @@ class SQLiteStore:
                 "SELECT uuid FROM subscriptions WHERE name = ? AND uuid <> ?", (sub.name, row[0])
             ).fetchone()
             if other is not None:
-                raise SubscriptionConflict(
-                    f"subscription name {sub.name!r} is already used by {other[0]}"
-                )
+                raise SubscriptionConflict(f"subscription name {sub.name!r} is already used by {other[0]}")
             # An UPSERT, not INSERT OR REPLACE: REPLACE deletes the old row first, and the
             # cascade would take the subscription's bookmarks and heartbeats with it.
             updates = ", ".join(f"{c} = excluded.{c}" for c in SUBSCRIPTION_COLUMNS[1:])
@@ -355,7 +357,9 @@ class SQLiteStore:
             raise
 
     def list_bookmarks(self, sub_uuid: str | None = None, client: str | None = None) -> list[BookmarkRow]:
-        where, args = _where({"subscription": None if sub_uuid is None else _canon(sub_uuid), "client": client})
+        where, args = _where(
+            {"subscription": None if sub_uuid is None else _canon(sub_uuid), "client": client}
+        )
         rows = self._query(
             "list bookmarks",
             f"SELECT client, subscription, bookmark FROM bookmarks{where} ORDER BY subscription, client",
@@ -364,7 +368,9 @@ class SQLiteStore:
         return [BookmarkRow(r[0], r[1], r[2]) for r in rows]
 
     def delete_bookmarks(self, sub_uuid: str | None = None, client: str | None = None) -> int:
-        where, args = _where({"subscription": None if sub_uuid is None else _canon(sub_uuid), "client": client})
+        where, args = _where(
+            {"subscription": None if sub_uuid is None else _canon(sub_uuid), "client": client}
+        )
         with self._write("delete bookmarks") as conn:
             return int(conn.execute(f"DELETE FROM bookmarks{where}", args).rowcount)
 
@@ -376,7 +382,9 @@ class SQLiteStore:
                     raise UnknownSubscription(f"no subscription {uuid}")
             if src == dst:
                 return int(
-                    conn.execute("SELECT COUNT(*) FROM bookmarks WHERE subscription = ?", (src,)).fetchone()[0]
+                    conn.execute("SELECT COUNT(*) FROM bookmarks WHERE subscription = ?", (src,)).fetchone()[
+                        0
+                    ]
                 )
             return int(
                 conn.execute(

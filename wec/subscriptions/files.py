@@ -34,8 +34,8 @@ from wec.subscriptions.model import (
 from wec.subscriptions.query import QueryError, parse_query
 
 __all__ = [
-    "DRIVER_CONFIG_KEYS",
     "DRIVERS",
+    "DRIVER_CONFIG_KEYS",
     "FORMATS",
     "SubscriptionFileError",
     "dump_subscription",
@@ -52,10 +52,23 @@ FORMATS = ("Raw", "RawJson", "Json", "Nxlog")
 # Accepted [outputs.config] keys per driver, with the required ones. None = the driver checks
 # its own configuration (wec's MongoDB output has no OpenWEC counterpart to follow).
 DRIVER_CONFIG_KEYS: dict[str, tuple[frozenset[str], frozenset[str]] | None] = {
-    "Files": (frozenset({"path", "base", "split_on_addr_index", "append_node_name", "filename"}), frozenset()),
+    "Files": (
+        frozenset({"path", "base", "split_on_addr_index", "append_node_name", "filename"}),
+        frozenset(),
+    ),
     "Kafka": (frozenset({"topic", "options"}), frozenset({"topic"})),
     "Tcp": (
-        frozenset({"host", "addr", "port", "tls_enabled", "tls_certificate_authorities", "tls_certificate", "tls_key"}),
+        frozenset(
+            {
+                "host",
+                "addr",
+                "port",
+                "tls_enabled",
+                "tls_certificate_authorities",
+                "tls_certificate",
+                "tls_key",
+            }
+        ),
         frozenset({"port"}),
     ),
     "Redis": (frozenset({"addr", "list"}), frozenset({"addr", "list"})),
@@ -129,9 +142,14 @@ class _Reader:
 
 
 def _kind(v: Any) -> str:
-    return {bool: "a boolean", int: "an integer", float: "a number", str: "a string", list: "an array", dict: "a table"}.get(
-        type(v), type(v).__name__
-    )
+    return {
+        bool: "a boolean",
+        int: "an integer",
+        float: "a number",
+        str: "a string",
+        list: "an array",
+        dict: "a table",
+    }.get(type(v), type(v).__name__)
 
 
 # -- reading ---------------------------------------------------------------------------------------
@@ -172,7 +190,9 @@ def parse_subscription(text: str, *, source: str = "<text>", revision: str | Non
     filter_table = r.table(doc, "filter")
     client_filter = None if filter_table is None else _filter(r, filter_table)
     outputs = _outputs(r, doc.get("outputs"))
-    return Subscription(uuid=uuid, name=name, query=query, revision=revision, filter=client_filter, outputs=outputs, **options)
+    return Subscription(
+        uuid=uuid, name=name, query=query, revision=revision, filter=client_filter, outputs=outputs, **options
+    )
 
 
 def _options(r: _Reader, t: Mapping[str, Any]) -> dict[str, Any]:
@@ -351,11 +371,12 @@ def _outputs(r: _Reader, raw: Any) -> tuple[OutputConfig, ...]:
                 if k not in config:
                     raise r.fail(f"missing required key {k!r} in {cw}")
         reader = _CONFIG_READERS.get(driver)
-        if reader is not None:
-            config = reader(r, config, cw)
-        else:
-            config = _generic_config(r, config, cw, driver)
-        result.append(OutputConfig(driver=driver, format=fmt, config=config, enabled=True if enabled is None else enabled))
+        config = reader(r, config, cw) if reader is not None else _generic_config(r, config, cw, driver)
+        result.append(
+            OutputConfig(
+                driver=driver, format=fmt, config=config, enabled=True if enabled is None else enabled
+            )
+        )
     return tuple(result)
 
 
@@ -396,7 +417,11 @@ def load_path(path: str | Path, *, revision: str | None = None) -> list[Subscrip
 
 # -- writing ---------------------------------------------------------------------------------------
 def _flags_text(f: ClientFilter) -> str:
-    names = [name for name, attr in (("GlobPattern", "glob"), ("CaseInsensitive", "case_insensitive")) if getattr(f, attr)]
+    names = [
+        name
+        for name, attr in (("GlobPattern", "glob"), ("CaseInsensitive", "case_insensitive"))
+        if getattr(f, attr)
+    ]
     return " | ".join(names)
 
 
@@ -443,7 +468,13 @@ def dump_subscription(sub: Subscription) -> str:
             lines.append(f"flags = {v(_flags_text(f))}")
         lines.append(f"targets = {v(list(f.targets))}")
     for o in sub.outputs:
-        lines += ["", "[[outputs]]", f"driver = {v(o.driver)}", f"format = {v(o.format)}", f"enabled = {v(o.enabled)}"]
+        lines += [
+            "",
+            "[[outputs]]",
+            f"driver = {v(o.driver)}",
+            f"format = {v(o.format)}",
+            f"enabled = {v(o.enabled)}",
+        ]
         if o.config:
             lines.append("")
             lines += _toml.table("outputs.config", o.config)

@@ -55,7 +55,9 @@ def preset_values(name: str | DeliveryPreset) -> PresetValues:
     ``MinLatency``/``Minimize Latency`` spellings); raises ValueError for anything else."""
     key = _ALIASES.get(str(name).strip().lower())
     if key is None:
-        raise ValueError(f"unknown delivery preset {name!r}: expected one of {', '.join(p for p in DeliveryPreset)}")
+        raise ValueError(
+            f"unknown delivery preset {name!r}: expected one of {', '.join(p for p in DeliveryPreset)}"
+        )
     return _VALUES[key]
 
 

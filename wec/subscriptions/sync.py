@@ -133,9 +133,7 @@ def plan_load(store: Store, loaded: list[Subscription], *, keep: bool) -> LoadPl
     for c in update:
         holder = old_names.get(c.new.name)
         if "name" in c.changed and holder is not None and holder != c.new.uuid:
-            raise LoadError(
-                f"{c.new.name!r} is taken by {holder} until it is renamed: rename in two loads"
-            )
+            raise LoadError(f"{c.new.name!r} is taken by {holder} until it is renamed: rename in two loads")
     return LoadPlan(tuple(add), tuple(update), tuple(delete), tuple(unchanged), tuple(warnings), generation)
 
 
