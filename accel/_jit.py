@@ -31,12 +31,13 @@ from typing import Any
 import numba
 from numba.core import config as _numba_config
 
-__all__ = ["cache_dir", "choose_cache_dir", "configure_cache", "kernel", "kernels"]
+__all__ = ["cache_dir", "choose_cache_dir", "configure_cache", "inner", "kernel", "kernels"]
 
 log = logging.getLogger("accel")
 
 _PKG_DIR = Path(__file__).resolve().parent
-_KERNELS: list[Any] = []
+_KERNELS: list[Any] = []  # every dispatcher, for configure_cache
+_ENTRIES: list[Any] = []  # those called from Python
 # None: numba's default locators (in-tree __pycache__); "": no on-disk cache; else a directory.
 _cache_dir: str | None = None
 
@@ -128,11 +129,7 @@ def _enable_cache(dispatcher: Any) -> None:
         log.warning("accel: no writable numba cache directory; kernels compile on every start")
 
 
-def kernel(fn: Callable[..., Any]) -> Any:
-    """``@njit(cache=True, nogil=True)``, registered so that :func:`configure_cache` can move it.
-
-    nogil: the collector decodes bodies in worker threads; the kernels touch no Python object.
-    """
+def _njit(fn: Callable[..., Any]) -> Any:
     try:
         dispatcher = numba.njit(cache=True, nogil=True)(fn)
     except RuntimeError:
@@ -142,9 +139,26 @@ def kernel(fn: Callable[..., Any]) -> Any:
     return dispatcher
 
 
+def kernel(fn: Callable[..., Any]) -> Any:
+    """``@njit(cache=True, nogil=True)`` for a kernel called from Python, registered so that
+    :func:`configure_cache` can move its cache and :func:`accel.warm_up` can be checked.
+
+    nogil: the collector decodes bodies in worker threads; the kernels touch no Python object.
+    """
+    dispatcher = _njit(fn)
+    _ENTRIES.append(dispatcher)
+    return dispatcher
+
+
+def inner(fn: Callable[..., Any]) -> Any:
+    """``@njit(cache=True, nogil=True)`` for a function only kernels call: it is compiled into
+    (and cached with) each caller, so it never needs compiling on its own."""
+    return _njit(fn)
+
+
 def kernels() -> list[Any]:
-    """Every registered kernel dispatcher (for tests and warm-up checks)."""
-    return list(_KERNELS)
+    """The kernel dispatchers Python calls (what :func:`accel.warm_up` must have compiled)."""
+    return list(_ENTRIES)
 
 
 _apply(choose_cache_dir())

@@ -33,7 +33,7 @@ from llvmlite import ir
 from numba import types
 from numba.core.extending import intrinsic
 
-from accel._jit import kernel
+from accel._jit import inner, kernel
 
 # Status codes returned by the kernel; accel.sldc turns them into SldcError reasons.
 OK = 0
@@ -103,7 +103,7 @@ def _copy8(typingctx: Any, buf: Any, dst: Any, src: Any) -> Any:
     return sig, codegen
 
 
-@kernel
+@inner
 def _grow(out: np.ndarray, used: int, size: int) -> np.ndarray:  # pragma: no cover - compiled
     bigger = np.empty(size, dtype=np.uint8)
     bigger[:used] = out[:used]
@@ -133,7 +133,7 @@ def decode(
         out = _grow(out, o, min(max(2 * out.shape[0], 4096), cap + SLACK))
 
 
-@kernel
+@inner
 def _run(
     src: np.ndarray, nbits: int, out: np.ndarray, limit: int, mcf: np.ndarray, state: np.ndarray
 ) -> int:  # pragma: no cover - compiled
@@ -227,7 +227,7 @@ def _run(
     return status
 
 
-@kernel
+@inner
 def _scheme1_run(
     src: np.ndarray,
     out: np.ndarray,
@@ -274,7 +274,7 @@ def _scheme1_run(
     return pos, o
 
 
-@kernel
+@inner
 def _control(
     src: np.ndarray, nbits: int, pos: int, w: int, scheme: int, base: int, o: int
 ) -> tuple[int, int, int, int]:  # pragma: no cover - compiled

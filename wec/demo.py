@@ -25,7 +25,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -69,7 +68,7 @@ def main(argv: list[str] | None = None) -> int:
     config_dir = ROOT / "config"
 
     _say(f"starting a throwaway Kerberos KDC (realm WEC.TEST) in {state / 'kdc'}")
-    kdc = start_kdc(state / "kdc", clients=tuple(f"DEMO{i:02d}$" for i in range(args.machines)))
+    kdc = start_kdc(state / "kdc", clients=tuple(f"DEMO{i:02d}$" for i in range(1, args.machines + 1)))
     shutil.copy(kdc.service_keytab, state / "http.keytab")
     env = {**os.environ, **kdc.env, "NUMBA_CACHE_DIR": os.environ.get(
         "NUMBA_CACHE_DIR", str(ROOT / ".cache" / "numba"))}
@@ -91,16 +90,19 @@ def main(argv: list[str] | None = None) -> int:
         except TimeoutError:
             print((state / "wecd.log").read_text()[-3000:], file=sys.stderr)
             raise
-        keytab_dir = state / "kdc"
+        # The simulator finds each machine's keytab as <NAME>.keytab (NAME without the "$").
+        keytab_dir = state / "keytabs"
+        keytab_dir.mkdir()
+        for principal, path in kdc.client_keytabs.items():
+            shutil.copy(path, keytab_dir / (principal.split("@")[0].replace("$", "") + ".keytab"))
         _say(f"simulating {args.machines} Windows machines, {args.events} events each")
         summary_file = state / "sim-summary.json"
-        principals = sorted(kdc.client_keytabs)
         sim = subprocess.run(
             [*wec, "sim", "--manager-url", f"http://wec.test.local:{args.port}/wsman/SubscriptionManager/WEC",
              "--connect", f"127.0.0.1:{args.port}", "--machines", str(args.machines),
              "--events", str(args.events), "--batch", "50", "--json",
-             "--principal", "DEMO{n:02d}$@WEC.TEST", "--keytab-map",
-             json.dumps({p: str(kdc.client_keytabs[p]) for p in principals})],
+             "--principal", "DEMO{n:02d}$@WEC.TEST", "--keytab-dir", str(keytab_dir),
+             "--computer", "demo{n:02d}.wec.test.local"],
             env=env, capture_output=True, text=True, timeout=300,
         )
         summary_file.write_text(sim.stdout)
@@ -111,7 +113,6 @@ def main(argv: list[str] | None = None) -> int:
         _say(f"simulator: {summary.get('events_acked')} events acked of {summary.get('events_sent')} sent, "
              f"{summary.get('events_per_s', 0):.0f} events/s, ack p50 "
              f"{summary.get('ack_latency_ms', {}).get('p50', 0):.1f} ms")
-        del keytab_dir
         time.sleep(1.0)
         events_dir = state / "events"
         files = sorted(p for p in events_dir.rglob("*") if p.is_file())
@@ -141,7 +142,6 @@ def main(argv: list[str] | None = None) -> int:
             except subprocess.TimeoutExpired:
                 wecd_proc.kill()
         kdc.stop()
-        tempfile.gettempdir()
 
 
 if __name__ == "__main__":

@@ -31,6 +31,7 @@ from wec.protocol import (
     EventsBatch,
     Heartbeat,
     KerberosPolicy,
+    LocalProtocolError,
     Message,
     SubscriptionEnd,
     SubscriptionOffer,
@@ -103,6 +104,7 @@ class CollectorService:
             node_name=self.settings.server.node_name,
             kafka_options=self.settings.outputs.kafka_options,
             format_name=format_name,
+            base_dir=self.settings.server.state_dir,
         )
 
     def sync(self, force: bool = False) -> bool:
@@ -235,14 +237,35 @@ class CollectorService:
             msg.header.machine_id,
             len(offers),
         )
-        return build_enumerate_response(msg, offers)
+        try:
+            return build_enumerate_response(msg, offers)
+        except LocalProtocolError:
+            # One subscription that cannot be written (an unparsable query, a damaged stored
+            # bookmark) must not hide the others from every source: drop it, loudly.
+            good = []
+            for offer in offers:
+                try:
+                    build_enumerate_response(msg, [offer])
+                    good.append(offer)
+                except LocalProtocolError as err:
+                    log.error(
+                        "subscription %s cannot be offered to %s: %s",
+                        offer.subscription.name,
+                        ctx.principal,
+                        err,
+                    )
+            return build_enumerate_response(msg, good)
 
     def _resolve(self, header: Any, ctx: RequestContext) -> SubscriptionRuntime:
         identifier = header.identifier
         if not identifier:
             raise ServiceError(400, "no e:Identifier reference parameter")
+        try:
+            key = Subscription.canonical_uuid(identifier).upper()
+        except ValueError:
+            raise ServiceError(400, f"e:Identifier {identifier!r} is not a UUID") from None
         with self._lock:
-            runtime = self._subs.get(identifier.upper())
+            runtime = self._subs.get(key)
         if runtime is None or not runtime.subscription.is_offerable():
             raise ServiceError(404, f"unknown or disabled subscription {identifier}")
         if not runtime.subscription.allows(ctx.principal, header.machine_id):

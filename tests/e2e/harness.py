@@ -84,6 +84,7 @@ class Collector:
             [logging]
             verbosity = "info"
             server_logs = "{self.log_path}"
+            access_logs = "{self.directory / 'access.log'}"
 
             [database]
             type = "SQLite"

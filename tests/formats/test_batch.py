@@ -66,10 +66,15 @@ def test_records_keep_the_batch_order() -> None:
     assert result.records["Raw"] == [e.encode() for e in events]
 
 
-def test_parse_errors_are_counted_by_type_and_the_events_still_written() -> None:
+def test_parse_errors_are_counted_by_type_and_the_events_still_written(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     events = generated_events(10)  # every fifth one has a truncated RenderingInfo
     events.append("<Event xmlns='http://")
-    result = format_batch(events, META, [get_format("Json")])
+    with caplog.at_level("INFO", logger="wec.formats"):
+        result = format_batch(events, META, [get_format("Json")])
+    assert "2 of 11 events of this batch could not be read as-is (RawContentRecovered)" in caplog.text
+    assert "1 of 11 events of this batch could not be read as-is (Unrecoverable)" in caplog.text
     assert result.parse_errors == {ErrorType.RAW_CONTENT_RECOVERED: 2, ErrorType.UNRECOVERABLE: 1}
     assert len(result.records["Json"]) == 11
     assert result.failures == {"Json": 0}

@@ -23,7 +23,10 @@ def bootstrap(broker: Receiver) -> str:
 
 
 def new_topics(broker: Receiver, count: int = 1) -> list[str]:
-    names = [f"wec-{uuid.uuid4().hex[:12]}" for _ in range(count)]
+    return create_topics(broker, [f"wec-{uuid.uuid4().hex[:12]}" for _ in range(count)])
+
+
+def create_topics(broker: Receiver, names: list[str]) -> list[str]:
     admin = AdminClient({"bootstrap.servers": bootstrap(broker)})
     futures = admin.create_topics([NewTopic(n, num_partitions=1, replication_factor=1) for n in names])
     for f in futures.values():
@@ -128,11 +131,7 @@ def test_broker_stopped_mid_stream_fails_the_batch_then_a_resend_delivers(
     with pytest.raises(OutputError, match="not delivered|missing"):
         d.write(batch(second))
     tansu.start()  # same port; memory storage, so the topic is new and empty
-    new_topics_same = AdminClient({"bootstrap.servers": bootstrap(tansu)}).create_topics(
-        [NewTopic(topic, num_partitions=1, replication_factor=1)]
-    )
-    for f in new_topics_same.values():
-        f.result(timeout=20)
+    create_topics(tansu, [topic])
     d.write(batch(second))
     d.close()
     assert sorted(consume(tansu, topic, 5)) == sorted(second)

@@ -45,7 +45,7 @@ def test_loading_into_an_empty_store_adds_everything(store: SQLiteStore) -> None
     apply_load(store, plan)
     assert sorted(s.name for s in store.list_subscriptions()) == sorted(s.name for s in loaded)
     again = plan_load(store, load_path(DATA), keep=False)
-    assert again.is_empty and len(again.unchanged) == len(loaded)
+    assert again.is_empty() and len(again.unchanged) == len(loaded)
 
 
 def test_update_lists_the_changed_fields_and_whether_sources_resubscribe(store: SQLiteStore) -> None:
@@ -101,7 +101,7 @@ def test_loading_nothing_warns_that_everything_goes(store: SQLiteStore) -> None:
     plan = plan_load(store, [], keep=False)
     assert len(plan.delete) == 1
     assert any("every subscription would be deleted" in w for w in plan.warnings)
-    assert plan_load(store, [], keep=True).is_empty
+    assert plan_load(store, [], keep=True).is_empty()
 
 
 def test_new_subscriptions_get_query_limit_warnings(store: SQLiteStore) -> None:
@@ -150,3 +150,11 @@ def test_updating_keeps_bookmarks(store: SQLiteStore) -> None:
     store.put_bookmark("pc", old.uuid, "<BookmarkList/>")
     apply_load(store, plan_load(store, [dataclasses.replace(old, max_time=60)], keep=False))
     assert store.get_bookmark("pc", old.uuid) == "<BookmarkList/>"
+
+
+def test_report_is_the_text_the_cli_prints(store: SQLiteStore) -> None:
+    assert plan_load(store, [], keep=False).report() == "nothing to change"
+    a = _sub("a")
+    plan = plan_load(store, [a], keep=False)
+    assert plan.to_add == (a,) and plan.to_update == () and plan.to_delete == ()
+    assert plan.report() == f"+ add a ({a.uuid})"

@@ -111,6 +111,12 @@ def format_batch(raw_events: Sequence[str], meta: EventMeta, formats: Iterable[F
             else:
                 records[name].append(record)
 
+    for etype, n in parse_errors.items():
+        # One line per batch and type: a source resending a bad event must not flood the log.
+        level = logging.INFO if etype is ErrorType.RAW_CONTENT_RECOVERED else logging.WARNING
+        log.log(
+            level, "%d of %d events of this batch could not be read as-is (%s)", n, len(raw_events), etype
+        )
     for name, n in failures.items():
         if n:
             log.warning("format %s dropped %d of %d events of this batch", name, n, len(raw_events))

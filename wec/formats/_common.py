@@ -33,11 +33,22 @@ def rfc3339_utc(t: datetime) -> str:
     return f"{base}.{us:06d}+00:00"
 
 
-@lru_cache(maxsize=256)
 def meta_block(meta: EventMeta) -> dict[str, Any]:
     """``OpenWEC`` (Json, Nxlog) / ``meta`` (RawJson) without ``Error``; PROTOCOL.md §10.2.
 
     The returned dict is shared: callers must not modify it."""
+    try:
+        return _cached_meta_block(meta)
+    except TypeError:  # an EventMeta that is not hashable: build it every time
+        return _build_meta_block(meta)
+
+
+@lru_cache(maxsize=256)
+def _cached_meta_block(meta: EventMeta) -> dict[str, Any]:
+    return _build_meta_block(meta)
+
+
+def _build_meta_block(meta: EventMeta) -> dict[str, Any]:
     sub: dict[str, Any] = {
         "Uuid": meta.subscription_uuid,
         "Version": meta.subscription_version,
@@ -61,9 +72,16 @@ def meta_block(meta: EventMeta) -> dict[str, Any]:
     return block
 
 
-@lru_cache(maxsize=256)
 def meta_block_bytes(meta: EventMeta) -> bytes:
-    return dumps(meta_block(meta))
+    try:
+        return _cached_meta_bytes(meta)
+    except TypeError:
+        return dumps(_build_meta_block(meta))
+
+
+@lru_cache(maxsize=256)
+def _cached_meta_bytes(meta: EventMeta) -> bytes:
+    return dumps(_build_meta_block(meta))
 
 
 def error_block(error: EventError) -> dict[str, Any]:

@@ -29,6 +29,8 @@ class DriverContext:
     kafka_options: Mapping[str, str] = field(default_factory=dict)
     # the output's ``format`` ("Raw" | "RawJson" | "Json" | "Nxlog"); MongoDB requires "Json"
     format_name: str | None = None
+    # settings ``server.state_dir``: relative output paths (Files, UnixDatagram) start there
+    base_dir: str | None = None
     logger: logging.Logger = field(default_factory=lambda: logging.getLogger("wec.outputs"))
 
 

@@ -148,6 +148,9 @@ class FilesDriver:
         path = str(config.get("path") or "")
         if not path:
             raise ValueError("Files output 'path' is empty")
+        base = getattr(context, "base_dir", None)
+        if base and not os.path.isabs(path):
+            path = os.path.join(base, path)
         node = getattr(context, "node_name", None)
         handles = getattr(context, "file_handles", None) or _DEFAULT_HANDLES
         if node is None and "{node}" in path:

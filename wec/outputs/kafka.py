@@ -52,12 +52,13 @@ _shared: dict[_OptionsKey, _Shared] = {}
 _shared_lock = threading.Lock()
 
 
-def _acquire(options: Mapping[str, Any]) -> tuple[_OptionsKey, Producer]:
+def _acquire(options: Mapping[str, Any], logger: logging.Logger) -> tuple[_OptionsKey, Producer]:
     key = tuple(sorted((k, str(v)) for k, v in options.items()))
     with _shared_lock:
         entry = _shared.get(key)
         if entry is None:
-            entry = _shared[key] = _Shared(Producer(dict(options)))
+            # librdkafka's own log lines (connection failures...) go to our logging, not stderr.
+            entry = _shared[key] = _Shared(Producer({**options, "logger": logger}))
         entry.users += 1
         return key, entry.producer
 
@@ -125,7 +126,7 @@ class KafkaDriver:
         timeout_ms = int(str(self.options["delivery.timeout.ms"]))
         self.report_timeout = timeout_ms / 1000 + _REPORT_GRACE_S
         try:
-            self._key, self._producer = _acquire(self.options)
+            self._key, self._producer = _acquire(self.options, self._log)
         except (KafkaException, ValueError, TypeError) as err:
             raise ValueError(f"Kafka: invalid options: {err}") from err
         self._cursor = 0

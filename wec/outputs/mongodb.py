@@ -142,11 +142,15 @@ class MongoDBDriver:
                 appname="wec",
                 tz_aware=True,
             )
+        except (ConfigurationError, ValueError, TypeError) as err:
+            raise ValueError(f"MongoDB: invalid configuration: {err}") from err
+        try:
             wc = WriteConcern(w=write_concern) if write_concern is not None else None
             self.collection: Collection[dict[str, Any]] = self._client[database].get_collection(
                 collection, write_concern=wc
             )
         except (ConfigurationError, ValueError, TypeError) as err:
+            self._client.close()
             raise ValueError(f"MongoDB: invalid configuration: {err}") from err
         self._indexes_ready = False
         self._index_lock = threading.Lock()

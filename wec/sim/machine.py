@@ -40,6 +40,8 @@ __all__ = ["Machine", "MachineConfig", "MachineStats"]
 
 # Room left in the envelope for the SOAP header when packing events (bytes of UTF-16).
 _HEADER_ALLOWANCE = 8192
+# Longest single sleep of the main loop.
+_POLL_S = 0.25
 
 
 @dataclass(frozen=True, slots=True)
@@ -388,6 +390,7 @@ class Machine:
         self.base_time = config.base_time or datetime.now(UTC)
         self._stop = stop_event or threading.Event()
         self._refresh = threading.Event()
+        self._wake = threading.Event()
         self.security = ClientSecurity(
             mode=config.auth, spn_host=config.spn_host, spn_service=config.spn_service
         )
@@ -395,10 +398,12 @@ class Machine:
 
     def stop(self) -> None:
         self._stop.set()
+        self._wake.set()
 
     def request_refresh(self) -> None:
         """Re-enumerate at the next opportunity (thread-safe)."""
         self._refresh.set()
+        self._wake.set()
 
     # -- enumeration -------------------------------------------------------------------------
 
@@ -509,8 +514,10 @@ class Machine:
                 if next_refresh is not None:
                     dues.append(next_refresh)
                 wake = min(dues, default=deadline)
-                if wake > now:
-                    self._stop.wait(min(wake, deadline) - now)
+                if wake > now and not self._refresh.is_set():
+                    # Short slices: the shared stop event is noticed within _POLL_S.
+                    self._wake.wait(min(wake - now, deadline - now, _POLL_S))
+                    self._wake.clear()
         except AuthError as err:
             self.stats.note("auth", str(err))
         finally:

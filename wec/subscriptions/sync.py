@@ -52,9 +52,29 @@ class LoadPlan:
     warnings: tuple[str, ...]
     generation: int  # store.subscriptions_generation() when planned
 
-    @property
     def is_empty(self) -> bool:
+        """True if applying the plan would change nothing."""
         return not (self.add or self.update or self.delete)
+
+    # Spelled as the CLI reads them.
+    @property
+    def to_add(self) -> tuple[Subscription, ...]:
+        return self.add
+
+    @property
+    def to_update(self) -> tuple[SubscriptionChange, ...]:
+        return self.update
+
+    @property
+    def to_delete(self) -> tuple[Subscription, ...]:
+        return self.delete
+
+    def report(self) -> str:
+        """:meth:`describe` as one text, for printing before asking for confirmation."""
+        lines = self.describe()
+        if self.is_empty():
+            lines.append("nothing to change")
+        return "\n".join(lines)
 
     def describe(self) -> list[str]:
         """Human-readable lines for the CLI's report."""
