@@ -92,7 +92,7 @@ def _apply(path: str | None) -> None:
         os.environ["NUMBA_CACHE_DIR"] = value
     else:
         os.environ.pop("NUMBA_CACHE_DIR", None)
-    _numba_config.CACHE_DIR = value
+    setattr(_numba_config, "CACHE_DIR", value)  # noqa: B010 - untyped module attribute
 
 
 def configure_cache(path: str | None = None) -> str | None:

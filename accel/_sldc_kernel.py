@@ -49,6 +49,7 @@ NEED_SPACE = 8  # internal: the output buffer must grow
 SLACK = 280  # >= 271 (largest copy) + a few literals
 SRC_PAD = 16  # zero bytes appended to the body for the 7-byte window loads
 
+
 def _mcf_table() -> np.ndarray:
     """Match Count Field decoding (ECMA-321 §8.4.2) indexed by the 12 bits after the copy
     pointer's leading 1: ``count | (field length << 16)``. 4096 int32 = 16 KiB, L1-resident."""
@@ -71,8 +72,7 @@ def _mcf_table() -> np.ndarray:
 MCF_TABLE = _mcf_table()
 
 
-@intrinsic
-def _window(typingctx: Any, src: Any, pos: Any) -> Any:
+def _window_intrinsic(typingctx: Any, src: Any, pos: Any) -> Any:
     """The 56 bits of ``src`` from bit ``pos`` on, MSB first, as a non-negative int64:
     one unaligned 8-byte load, a byte swap and two shifts."""
     sig = types.int64(src, types.int64)
@@ -80,7 +80,9 @@ def _window(typingctx: Any, src: Any, pos: Any) -> Any:
     def codegen(context: Any, builder: Any, signature: Any, args: Any) -> Any:
         data = context.make_array(signature.args[0])(context, builder, args[0]).data
         i64 = ir.IntType(64)
-        ptr = builder.bitcast(builder.gep(data, [builder.lshr(args[1], ir.Constant(i64, 3))]), i64.as_pointer())
+        ptr = builder.bitcast(
+            builder.gep(data, [builder.lshr(args[1], ir.Constant(i64, 3))]), i64.as_pointer()
+        )
         word = builder.bswap(builder.load(ptr, align=1))
         word = builder.shl(word, builder.and_(args[1], ir.Constant(i64, 7)))
         return builder.lshr(word, ir.Constant(i64, 8))
@@ -88,8 +90,7 @@ def _window(typingctx: Any, src: Any, pos: Any) -> Any:
     return sig, codegen
 
 
-@intrinsic
-def _copy8(typingctx: Any, buf: Any, dst: Any, src: Any) -> Any:
+def _copy8_intrinsic(typingctx: Any, buf: Any, dst: Any, src: Any) -> Any:
     """``buf[dst:dst+8] = buf[src:src+8]`` as one unaligned 8-byte load and store."""
     sig = types.void(buf, types.int64, types.int64)
 
@@ -101,6 +102,11 @@ def _copy8(typingctx: Any, buf: Any, dst: Any, src: Any) -> Any:
         return context.get_dummy_value()
 
     return sig, codegen
+
+
+# Typed Any for mypy: called only from compiled code, with numba's types.
+_window: Any = intrinsic(_window_intrinsic)
+_copy8: Any = intrinsic(_copy8_intrinsic)
 
 
 @inner

@@ -128,7 +128,8 @@ def decompress(data: bytes, *, max_output: int | None = None) -> bytes:
         detail = f"output over {cap} bytes" if status == _k.TOO_LARGE else ""
         raise SldcError(_STATUS_REASON[status], int(pos), detail)
     _check_framing(data, int(pos), int(length))
-    return out[:length].tobytes()
+    result: bytes = out[:length].tobytes()
+    return result
 
 
 def _bits(data: bytes, start: int, stop: int) -> int:

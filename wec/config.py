@@ -191,6 +191,11 @@ def _positive(where: str, value: float | int | None) -> None:
         raise ConfigError(f"'{where}' must be positive, got {value}")
 
 
+def _port(where: str, value: int | None) -> None:
+    if value is not None and not 0 < value <= 65535:
+        raise ConfigError(f"'{where}' must be a TCP port (1..65535), got {value}")
+
+
 _SERVER_TYPES = {
     "keytab": str,
     "node_name": str,
@@ -264,6 +269,10 @@ def _server(data: Mapping[str, Any]) -> ServerSettings:
         "thread_pool_size",
         "worker_processes",
         "max_events_per_batch",
+        "tcp_keepalive_time",
+        "tcp_keepalive_intvl",
+        "tcp_keepalive_probes",
+        "shutdown_timeout",
     ):
         _positive(f"server.{key}", getattr(s, key))
     return s
@@ -288,6 +297,8 @@ def _database(data: Mapping[str, Any]) -> DatabaseSettings:
                 raise ConfigError(f"missing required key 'database.{key}' (Postgres)")
         if db.ssl_mode is not None and db.ssl_mode not in ("Disable", "Prefer", "Require"):
             raise ConfigError("'database.ssl_mode' must be Disable, Prefer or Require")
+        _positive("database.max_chunk_size", db.max_chunk_size)
+        _port("database.port", db.port)
     return db
 
 
@@ -319,10 +330,11 @@ def _collector(index: int, data: Mapping[str, Any]) -> CollectorSettings:
     rest = {k: v for k, v in data.items() if k != "authentication"}
     types = {k: v for k, v in _COLLECTOR_TYPES.items() if k != "authentication"}
     c = CollectorSettings(authentication=auth, **_kwargs(where, rest, types, ("listen_address",)))
-    for key in ("listen_port", "max_content_length", "advertized_port"):
-        _positive(f"{where}.{key}", getattr(c, key))
-    if c.listen_port > 65535 or (c.advertized_port or 0) > 65535:
-        raise ConfigError(f"'{where}' ports must be at most 65535")
+    if not c.listen_address:
+        raise ConfigError(f"'{where}.listen_address' must not be empty")
+    _positive(f"{where}.max_content_length", c.max_content_length)
+    for key in ("listen_port", "advertized_port"):
+        _port(f"{where}.{key}", getattr(c, key))
     return c
 
 
@@ -339,6 +351,8 @@ def _outputs(data: Mapping[str, Any]) -> OutputsSettings:
     kafka = _typed("outputs.kafka", data.get("kafka", {}), dict)
     _check_keys("outputs.kafka", kafka, {"options"})
     options = _typed("outputs.kafka.options", kafka.get("options", {}), dict)
+    _positive("outputs.garbage_collect_interval", gc)
+    _positive("outputs.files.files_descriptor_close_timeout", timeout)
     return OutputsSettings(
         garbage_collect_interval=gc, files_descriptor_close_timeout=timeout, kafka_options=dict(options)
     )
@@ -354,6 +368,8 @@ def _monitoring(data: Mapping[str, Any]) -> MonitoringSettings:
         {k: v for k, v in _MONITORING_TYPES.items() if k != "http_request_duration_buckets"},
         ("listen_address", "listen_port"),
     )
+    _port("monitoring.listen_port", m.listen_port)
+    _positive("monitoring.machines_refresh_interval", m.machines_refresh_interval)
     if buckets is not None:
         if not isinstance(buckets, list) or not all(
             isinstance(b, int | float) and not isinstance(b, bool) for b in buckets
@@ -442,6 +458,10 @@ def load_settings(
             environments=False,
             load_dotenv=False,
             merge_enabled=True,
+            # dynaconf would otherwise turn file strings such as a password "@json [1]" or
+            # "@int 5" into other values; OpenWEC's files must load unchanged (PROTOCOL.md
+            # §11.1). Environment values are still parsed as TOML.
+            auto_cast=False,
         )
         data = _lower_keys(dyn.as_dict())
     except Exception as err:  # dynaconf raises a variety of parse errors
@@ -470,8 +490,9 @@ def _resolve_paths(settings: Settings, base: Path) -> Settings:
         db = DatabaseSettings(**{**db.__dict__, "path": str(root / db.path)})
     keytab = settings.server.keytab
     server = settings.server
+    # docs/settings.md: a relative keytab starts from state_dir too, like database.path.
     if keytab and not Path(keytab).is_absolute():
-        server = ServerSettings(**{**server.__dict__, "keytab": str(base / keytab)})
+        server = ServerSettings(**{**server.__dict__, "keytab": str(root / keytab)})
     if server.state_dir != str(root):
         server = ServerSettings(**{**server.__dict__, "state_dir": str(root)})
     return Settings(**{**settings.__dict__, "database": db, "server": server})

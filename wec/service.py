@@ -78,6 +78,7 @@ class SubscriptionRuntime:
     pipeline: Pipeline | None
     outputs_key: tuple[str, ...]
     error: str | None = None  # why the outputs could not be built (subscription then refused)
+    reloads: int = 0  # the store's reload counter when the pipeline was built (`wec subscriptions reload`)
 
 
 def _outputs_key(sub: Subscription) -> tuple[str, ...]:
@@ -115,20 +116,33 @@ class CollectorService:
             if not force and generation == self._generation:
                 return False
             subs = self.store.list_subscriptions()
+            reloads = self.store.reload_counters()
             fresh: dict[str, SubscriptionRuntime] = {}
             stale: list[Pipeline] = []
             for sub in subs:
                 key = sub.uuid_upper
                 old = self._subs.get(key)
                 okey = _outputs_key(sub)
-                if old is not None and old.outputs_key == okey and old.pipeline is not None and not force:
+                counter = reloads.get(sub.uuid, 0)
+                reload_requested = old is not None and old.reloads != counter
+                if (
+                    old is not None
+                    and old.outputs_key == okey
+                    and old.pipeline is not None
+                    and not force
+                    and not reload_requested
+                ):
                     pipeline: Pipeline | None = old.pipeline
                     error: str | None = None
                 else:
                     if old is not None and old.pipeline is not None:
                         stale.append(old.pipeline)
+                    if reload_requested:
+                        log.warning("subscription %s: reload requested, rebuilding its outputs", sub.name)
                     pipeline, error = self._build(sub)
-                fresh[key] = SubscriptionRuntime(sub, subscription_version(sub), pipeline, okey, error)
+                fresh[key] = SubscriptionRuntime(
+                    sub, subscription_version(sub), pipeline, okey, error, counter
+                )
             for key, old in self._subs.items():
                 if key not in fresh and old.pipeline is not None:
                     stale.append(old.pipeline)

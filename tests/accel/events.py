@@ -35,7 +35,8 @@ def event_xml(rng: random.Random, record_id: int, *, cjk: bool = False) -> str:
         f"{rng.randrange(24):02d}:{rng.randrange(60):02d}:{rng.randrange(60):02d}."
         f"{rng.randrange(10**7):07d}Z"
     )
-    sid = f"S-1-5-21-{rng.randrange(10**9)}-{rng.randrange(10**9)}-{rng.randrange(10**9)}-{rng.randrange(500, 5000)}"
+    domain = "-".join(str(rng.randrange(10**9)) for _ in range(3))
+    sid = f"S-1-5-21-{domain}-{rng.randrange(500, 5000)}"
     logon_id = f"0x{rng.randrange(1 << 32):x}"
     proc = rng.choice(_PROCESSES)
     data = {

@@ -53,7 +53,9 @@ def test_configure_cache_moves_the_cache_before_warm_up(tmp_path: Path) -> None:
     assert list(target.rglob("*.nbi"))
 
 
-def test_read_only_package_falls_back_to_the_user_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_read_only_package_falls_back_to_the_user_cache(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     # Root may write anywhere, so the read-only install is simulated at its one test point.
     monkeypatch.delenv("NUMBA_CACHE_DIR", raising=False)
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))

@@ -81,7 +81,10 @@ def json_document(e: Event, meta: EventMeta = META) -> dict[str, Any]:
             "Computer": e.computer,
         }
     )
-    doc: dict[str, Any] = {"System": system, "EventData": {"TargetUserName": "alice", "IpAddress": "10.1.2.3"}}
+    doc: dict[str, Any] = {
+        "System": system,
+        "EventData": {"TargetUserName": "alice", "IpAddress": "10.1.2.3"},
+    }
     if e.message:
         doc["RenderingInfo"] = {"Message": e.message, "Culture": "en-US"}
     doc["OpenWEC"] = {

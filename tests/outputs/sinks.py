@@ -12,6 +12,7 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -37,7 +38,9 @@ def _name(cn: str) -> x509.Name:
 
 def _write_key(path: Path, key: ec.EllipticCurvePrivateKey) -> None:
     path.write_bytes(
-        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+        key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
     )
 
 
@@ -157,7 +160,8 @@ class StreamSink:
                 conn = self._tls.wrap_socket(conn, server_side=True)
                 cert = conn.getpeercert()
                 if cert:
-                    cn = dict(x[0] for x in cert["subject"])["commonName"]
+                    subject: Any = cert["subject"]  # ((("commonName", "x"),), ...)
+                    cn = next(v for rdn in subject for k, v in rdn if k == "commonName")
                     with self._lock:
                         self.peer_names.append(cn)
             while not self._stop.is_set():

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
-from confluent_kafka.admin import AdminClient, NewTopic
+from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
 
 from tests.outputs.records import batch, events, json_record
 from tests.support.receivers import Receiver
@@ -52,7 +52,7 @@ def consume(broker: Receiver, topic: str, expected: int, timeout: float = 20.0) 
         while time.monotonic() < deadline:
             m = c.poll(0.2)
             if m is not None and m.error() is None:
-                got.append(m.value())
+                got.append(m.value() or b"")
                 quiet_until = None
             elif len(got) >= expected:
                 # Keep listening briefly so that extra (duplicate) messages would be seen.
@@ -93,7 +93,9 @@ def test_a_comma_list_of_topics_round_robins_event_by_event(tansu: Receiver, con
 
 def test_options_are_merged_over_the_settings_options(tansu: Receiver) -> None:
     (topic,) = new_topics(tansu)
-    ctx = DriverContext(kafka_options={"bootstrap.servers": bootstrap(tansu), "acks": "1"}, format_name="Json")
+    ctx = DriverContext(
+        kafka_options={"bootstrap.servers": bootstrap(tansu), "acks": "1"}, format_name="Json"
+    )
     d = KafkaDriver.from_config({"topic": topic, "options": {"acks": "all"}}, context=ctx)
     assert d.options["acks"] == "all"
     assert d.options["bootstrap.servers"] == bootstrap(tansu)
@@ -128,7 +130,7 @@ def test_broker_stopped_mid_stream_fails_the_batch_then_a_resend_delivers(
     d.write(batch(first))
     assert sorted(consume(tansu, topic, 5)) == sorted(first)
     tansu.stop()
-    with pytest.raises(OutputError, match="not delivered|missing"):
+    with pytest.raises(OutputError, match=r"not delivered|missing"):
         d.write(batch(second))
     tansu.start()  # same port; memory storage, so the topic is new and empty
     create_topics(tansu, [topic])

@@ -38,7 +38,9 @@ def names() -> tuple[str, str]:
 
 @pytest.fixture
 def client(secantus: Receiver) -> Iterator[MongoClient[dict[str, Any]]]:
-    c: MongoClient[dict[str, Any]] = MongoClient(mongo_uri(secantus), serverSelectionTimeoutMS=10000, tz_aware=True)
+    c: MongoClient[dict[str, Any]] = MongoClient(
+        mongo_uri(secantus), serverSelectionTimeoutMS=10000, tz_aware=True
+    )
     try:
         yield c
     finally:
@@ -46,7 +48,9 @@ def client(secantus: Receiver) -> Iterator[MongoClient[dict[str, Any]]]:
 
 
 @pytest.fixture
-def collection(client: MongoClient[dict[str, Any]], names: tuple[str, str]) -> Iterator[Collection[dict[str, Any]]]:
+def collection(
+    client: MongoClient[dict[str, Any]], names: tuple[str, str]
+) -> Iterator[Collection[dict[str, Any]]]:
     col = client[names[0]][names[1]]
     try:
         yield col
@@ -93,7 +97,10 @@ class TestDocuments:
         by_id = collection.find({"System.EventID": 4625, "System.TimeCreated": {"$gte": since}})
         assert sorted(doc["System"]["EventRecordID"] for doc in by_id) == [10, 15, 20, 25, 30]
         assert collection.count_documents({"System.Computer": "pc1.corp.example"}) == 15
-        assert collection.count_documents({"System.Channel": "System", "System.TimeCreated": {"$lt": since}}) == 3
+        assert (
+            collection.count_documents({"System.Channel": "System", "System.TimeCreated": {"$lt": since}})
+            == 3
+        )
         plan = str(collection.find({"System.Computer": "pc1.corp.example"}).explain())
         assert "IXSCAN" in plan, plan
 
@@ -177,7 +184,9 @@ class TestTtl:
             d.close()
             info = collection.index_information()
             assert (info[TTL_INDEX]["expireAfterSeconds"] if TTL_INDEX in info else None) == expected
-            assert info.get(TTL_INDEX, {"key": [("OpenWEC.TimeReceived", 1)]})["key"] == [("OpenWEC.TimeReceived", 1)]
+            assert info.get(TTL_INDEX, {"key": [("OpenWEC.TimeReceived", 1)]})["key"] == [
+                ("OpenWEC.TimeReceived", 1)
+            ]
 
 
 class TestFaults:
@@ -206,7 +215,9 @@ class TestFaults:
             d.write(batch(records(events(1))))
         d.close()
 
-    def test_a_record_that_is_not_json_fails_the_batch(self, secantus: Receiver, names: tuple[str, str]) -> None:
+    def test_a_record_that_is_not_json_fails_the_batch(
+        self, secantus: Receiver, names: tuple[str, str]
+    ) -> None:
         d = driver(secantus, names)
         with pytest.raises(OutputError, match="event 2 of 2 is not a Json record"):
             d.write(batch([json_record(Event()), raw_record(Event())]))
@@ -216,11 +227,13 @@ class TestFaults:
 class TestConfig:
     def test_the_format_must_be_json(self) -> None:
         for fmt in ("Raw", "RawJson", "Nxlog", None):
-            with pytest.raises(ValueError, match="format must be \"Json\""):
+            with pytest.raises(ValueError, match='format must be "Json"'):
                 MongoDBDriver.from_config({"uri": "mongodb://h"}, context=DriverContext(format_name=fmt))
 
     @pytest.mark.parametrize(("value", "w"), [("majority", "majority"), (1, 1), ("0", 0)])
-    def test_write_concern(self, secantus: Receiver, names: tuple[str, str], value: object, w: object) -> None:
+    def test_write_concern(
+        self, secantus: Receiver, names: tuple[str, str], value: object, w: object
+    ) -> None:
         d = driver(secantus, names, write_concern=value)
         try:
             assert d.collection.write_concern.document == {"w": w}

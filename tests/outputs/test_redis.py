@@ -68,10 +68,12 @@ def test_a_large_batch_lands_whole(shared_key: tuple[redis.Redis, str], context:
 def test_concurrent_writers(shared_key: tuple[redis.Redis, str], context: DriverContext) -> None:
     client, key = shared_key
     d = driver(context, addr=SHARED, list=key)
-    threads = [
-        threading.Thread(target=lambda t=t: [d.write(batch([b"%d-%d" % (t, i)] * 3)) for i in range(20)])
-        for t in range(4)
-    ]
+
+    def writer(thread: int) -> None:
+        for i in range(20):
+            d.write(batch([b"%d-%d" % (thread, i)] * 3))
+
+    threads = [threading.Thread(target=writer, args=(t,)) for t in range(4)]
     for t in threads:
         t.start()
     for t in threads:

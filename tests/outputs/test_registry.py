@@ -54,7 +54,7 @@ def test_every_openwec_driver_name_is_known() -> None:
 
 
 def test_an_unknown_driver_is_a_value_error_listing_the_known_ones() -> None:
-    with pytest.raises(ValueError, match="unknown output driver 'tcp'.*Tcp"):
+    with pytest.raises(ValueError, match=r"unknown output driver 'tcp'.*Tcp"):
         build_driver("tcp", {}, CTX)
 
 

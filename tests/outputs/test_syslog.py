@@ -90,7 +90,9 @@ class TestExtractFields:
         f = extract_fields(raw_record(Event(provider="A&amp;B &apos;x&apos;")))
         assert f.provider == "A&B 'x'"
 
-    @pytest.mark.parametrize("record", [b"", b"   ", b"not an event", b"{", b"[1,2]", b"<<<", b'{"System":7}'])
+    @pytest.mark.parametrize(
+        "record", [b"", b"   ", b"not an event", b"{", b"[1,2]", b"<<<", b'{"System":7}']
+    )
     def test_unusable_records_give_empty_fields(self, record: bytes) -> None:
         f = extract_fields(record)
         assert f.computer is None and f.event_id is None
@@ -157,7 +159,9 @@ class TestTimestamp:
             ("2025-03-04T10:15:21.Z", b"-"),
         ],
     )
-    def test_time_created_becomes_an_rfc5424_timestamp(self, system_time: str | None, expected: bytes) -> None:
+    def test_time_created_becomes_an_rfc5424_timestamp(
+        self, system_time: str | None, expected: bytes
+    ) -> None:
         assert rfc5424_timestamp(system_time) == expected
 
 
@@ -195,7 +199,8 @@ class TestMessage:
         meta = META.__class__(**{**META.__dict__, "subscription_name": 'a"b]c\\d'})
         sd = structured_data(meta)
         assert sd == (
-            b'[wec@32473 subscription="a\\"b\\]c\\\\d" subscription_uuid="9D4C2B7A-1E3F-4A58-8C6D-0B7E2F1A3C95" '
+            b'[wec@32473 subscription="a\\"b\\]c\\\\d" '
+            b'subscription_uuid="9D4C2B7A-1E3F-4A58-8C6D-0B7E2F1A3C95" '
             b'client="WS042$@CORP.EXAMPLE" ip="10.20.30.40" node="wec-a"]'
         )
         assert header(syslog_message(b"{}", SyslogConfig(), sd))["sd"] == sd

@@ -48,7 +48,9 @@ def syslog_driver(context: DriverContext, port: int, timeout: float = 10, **sysl
 
 
 class TestFraming:
-    def test_default_is_one_record_per_line_like_openwec(self, sink: StreamSink, context: DriverContext) -> None:
+    def test_default_is_one_record_per_line_like_openwec(
+        self, sink: StreamSink, context: DriverContext
+    ) -> None:
         records = [json_record(e) for e in events(3)]
         d = tcp(context, host="127.0.0.1", port=sink.port)
         d.write(batch(records))
@@ -61,7 +63,9 @@ class TestFraming:
         d.close()
         assert sink.wait_for(2) == b"x\n"
 
-    def test_octet_counting_keeps_multi_line_records_whole(self, sink: StreamSink, context: DriverContext) -> None:
+    def test_octet_counting_keeps_multi_line_records_whole(
+        self, sink: StreamSink, context: DriverContext
+    ) -> None:
         records = [b"line one\nline two", "é".encode()]
         d = tcp(context, host="127.0.0.1", port=sink.port, framing="octet-counting")
         d.write(batch(records))
@@ -116,9 +120,7 @@ class TestSyslogToRsyslog:
         lines = rsyslog.protocol23_lines()
         parsed = [RFC5424_LINE.fullmatch(line) for line in lines]
         assert all(parsed), lines
-        assert [(p[3], p[4], p[6]) for p in parsed if p] == [
-            (m["host"], m["app"], m["msgid"]) for m in got
-        ]
+        assert [(p[3], p[4], p[6]) for p in parsed if p] == [(m["host"], m["app"], m["msgid"]) for m in got]
 
     def test_multi_line_and_64k_events_arrive_intact(self, rsyslog: Rsyslog, context: DriverContext) -> None:
         message = "An account failed to log on.\n\n\tSubject:\n\t\tSecurity ID:\t\tS-1-0-0\r\n" + "x" * 60_000
@@ -137,7 +139,8 @@ class TestSyslogToRsyslog:
         d.close()
         (m,) = rsyslog.wait_for(1)
         assert m["sd"] == (
-            '[wec@32473 subscription="security-core" subscription_uuid="9D4C2B7A-1E3F-4A58-8C6D-0B7E2F1A3C95" '
+            '[wec@32473 subscription="security-core" '
+            'subscription_uuid="9D4C2B7A-1E3F-4A58-8C6D-0B7E2F1A3C95" '
             'client="WS042$@CORP.EXAMPLE" ip="10.20.30.40" node="wec-a"]'
         )
 
@@ -161,7 +164,9 @@ class TestSyslogToRsyslog:
         d.close()
         assert errors == []
         got = rsyslog.wait_for(400)
-        expected = {json_record(e) for t in range(4) for b in range(10) for e in events(10, start=t * 1000 + b * 10)}
+        expected = {
+            json_record(e) for t in range(4) for b in range(10) for e in events(10, start=t * 1000 + b * 10)
+        }
         assert len(got) == 400
         assert {m["msg"].encode() for m in got} == expected
 
@@ -187,7 +192,9 @@ class TestSyslogToRsyslog:
 
 
 class TestConnection:
-    def test_a_connection_closed_by_the_receiver_is_replaced_before_writing(self, context: DriverContext) -> None:
+    def test_a_connection_closed_by_the_receiver_is_replaced_before_writing(
+        self, context: DriverContext
+    ) -> None:
         # The receiver reads once then closes, as after an idle timeout; the next batch must
         # not vanish into the half-closed socket.
         sink = StreamSink(close_after_first_read=True)
@@ -279,9 +286,17 @@ class TestTls:
         finally:
             server.close()
 
-    def test_unreadable_tls_files_are_a_configuration_error(self, tmp_path: Path, context: DriverContext) -> None:
+    def test_unreadable_tls_files_are_a_configuration_error(
+        self, tmp_path: Path, context: DriverContext
+    ) -> None:
         with pytest.raises(ValueError, match="TLS files"):
-            tcp(context, host="h", port=1, tls_enabled=True, tls_certificate_authorities=[str(tmp_path / "no.pem")])
+            tcp(
+                context,
+                host="h",
+                port=1,
+                tls_enabled=True,
+                tls_certificate_authorities=[str(tmp_path / "no.pem")],
+            )
 
     def test_reopen_reloads_the_tls_files(self, pki: Pki, tmp_path: Path, context: DriverContext) -> None:
         ca = tmp_path / "ca.pem"
@@ -315,7 +330,10 @@ class TestConfig:
             ({"host": "h", "port": 70000}, "out of range"),
             ({"host": "h", "port": True}, "integer"),
             ({"host": "h", "port": 514, "framing": "crlf"}, "framing"),
-            ({"host": "h", "port": 514, "syslog": {"rfc": "5424", "facilty": 3}}, "unknown syslog key 'facilty'"),
+            (
+                {"host": "h", "port": 514, "syslog": {"rfc": "5424", "facilty": 3}},
+                "unknown syslog key 'facilty'",
+            ),
             ({"host": "h", "port": 514, "syslog": "5424"}, "syslog"),
             ({"host": "h", "port": 514, "tls_enabled": "yes"}, "tls_enabled"),
             ({"host": "h", "port": 514, "tls_enabled": True, "tls_key": "k.pem"}, "tls_certificate"),

@@ -123,9 +123,26 @@ def test_closed_driver_refuses_writes(receiver: Receiver, context: DriverContext
         d.write(batch([b"a"]))
 
 
+def test_a_relative_path_starts_at_the_base_dir(tmp_path: Path) -> None:
+    receiver = Receiver(tmp_path / "rel.sock")
+    try:
+        d = UnixDatagramDriver.from_config(
+            {"path": "rel.sock"}, context=DriverContext(base_dir=str(tmp_path))
+        )
+        d.write(batch([b"a"]))
+        d.close()
+        assert receiver.receive(1) == [b"a"]
+    finally:
+        receiver.stop()
+
+
 @pytest.mark.parametrize(
     ("config", "message"),
-    [({}, "'path' is required"), ({"path": "/x", "mode": 1}, "unknown config key 'mode'"), ({"path": 3}, "path")],
+    [
+        ({}, "'path' is required"),
+        ({"path": "/x", "mode": 1}, "unknown config key 'mode'"),
+        ({"path": 3}, "path"),
+    ],
 )
 def test_invalid_configurations(config: dict[str, Any], message: str, context: DriverContext) -> None:
     with pytest.raises(ValueError, match=message):

@@ -110,20 +110,29 @@ def _text(v: str) -> str:
     return v.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
-def _enumerate_response(relates_to: str, host: str, subs: list[FakeSubscription],
-                        bookmarks: dict[str, str]) -> str:
+def _enumerate_response(
+    relates_to: str, host: str, subs: list[FakeSubscription], bookmarks: dict[str, str]
+) -> str:
     items = []
     for s in subs:
         addr = f"http://{host}/wsman/subscriptions/{s.uuid}"
-        refs = f"<a:ReferenceParameters><e:Identifier>{s.uuid}</e:Identifier><Version>{s.version}</Version></a:ReferenceParameters>"
-        query = "<QueryList><Query Id=\"0\">" + "".join(
-            f'<Select Path="{c}">*</Select>' for c in s.channels) + "</Query></QueryList>"
-        opts = (f'<w:Option Name="SubscriptionName">{_text(s.name)}</w:Option>'
-                + ('<w:Option Name="Compression">SLDC</w:Option>' if s.compression else "")
-                + '<w:Option Name="CDATA" xsi:nil="true"/>'
-                f'<w:Option Name="ContentFormat">{s.content_format}</w:Option>'
-                '<w:Option Name="IgnoreChannelError" xsi:nil="true"/>'
-                + ('<w:Option Name="ReadExistingEvents" xsi:nil="true"/>' if s.read_existing_events else ""))
+        refs = (
+            f"<a:ReferenceParameters><e:Identifier>{s.uuid}</e:Identifier><Version>{s.version}</Version>"
+            "</a:ReferenceParameters>"
+        )
+        query = (
+            '<QueryList><Query Id="0">'
+            + "".join(f'<Select Path="{c}">*</Select>' for c in s.channels)
+            + "</Query></QueryList>"
+        )
+        opts = (
+            f'<w:Option Name="SubscriptionName">{_text(s.name)}</w:Option>'
+            + ('<w:Option Name="Compression">SLDC</w:Option>' if s.compression else "")
+            + '<w:Option Name="CDATA" xsi:nil="true"/>'
+            f'<w:Option Name="ContentFormat">{s.content_format}</w:Option>'
+            '<w:Option Name="IgnoreChannelError" xsi:nil="true"/>'
+            + ('<w:Option Name="ReadExistingEvents" xsi:nil="true"/>' if s.read_existing_events else "")
+        )
         if s.uuid in bookmarks:
             bookmark = f"<w:Bookmark>{bookmarks[s.uuid]}</w:Bookmark>"
         elif s.read_existing_events:
@@ -136,7 +145,7 @@ def _enumerate_response(relates_to: str, host: str, subs: list[FakeSubscription]
             f"<m:Version>uuid:{s.version}</m:Version>"
             f'<s:Envelope xmlns:s="{S}" xmlns:a="{A}" xmlns:e="{E}" xmlns:w="{W}" '
             'xmlns:p="http://schemas.microsoft.com/wbem/wsman/1/wsman.xsd"><s:Header>'
-            f"<a:Action s:mustUnderstand=\"true\">http://schemas.xmlsoap.org/ws/2004/08/eventing/Subscribe</a:Action>"
+            f'<a:Action s:mustUnderstand="true">http://schemas.xmlsoap.org/ws/2004/08/eventing/Subscribe</a:Action>'
             '<w:MaxEnvelopeSize s:mustUnderstand="true">512000</w:MaxEnvelopeSize>'
             f'<w:OptionSet xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance">{opts}</w:OptionSet>'
             "</s:Header><s:Body><e:Subscribe>"
@@ -145,10 +154,13 @@ def _enumerate_response(relates_to: str, host: str, subs: list[FakeSubscription]
             f"<e:NotifyTo><a:Address>{addr}</a:Address>{refs}"
             '<c:Policy xmlns:c="http://schemas.xmlsoap.org/ws/2002/12/policy" '
             'xmlns:auth="http://schemas.microsoft.com/wbem/wsman/1/authentication"><c:ExactlyOne><c:All>'
-            '<auth:Authentication Profile="http://schemas.dmtf.org/wbem/wsman/1/wsman/secprofile/http/spnego-kerberos"/>'
+            '<auth:Authentication Profile="http://schemas.dmtf.org/wbem/wsman/1/wsman/secprofile/http/'
+            'spnego-kerberos"/>'
             "</c:All></c:ExactlyOne></c:Policy></e:NotifyTo>"
-            f'<w:ConnectionRetry Total="5">PT60.0S</w:ConnectionRetry>{max_el}<w:MaxTime>PT30.000S</w:MaxTime>'
-            '<w:MaxEnvelopeSize Policy="Notify">512000</w:MaxEnvelopeSize><w:ContentEncoding>UTF-16</w:ContentEncoding>'
+            f'<w:ConnectionRetry Total="5">PT60.0S</w:ConnectionRetry>{max_el}'
+            "<w:MaxTime>PT30.000S</w:MaxTime>"
+            '<w:MaxEnvelopeSize Policy="Notify">512000</w:MaxEnvelopeSize>'
+            "<w:ContentEncoding>UTF-16</w:ContentEncoding>"
             "</e:Delivery>"
             f'<w:Filter Dialect="http://schemas.microsoft.com/win/2004/08/events/eventquery">{query}</w:Filter>'
             f"{bookmark}<w:SendBookmarks/></e:Subscribe></s:Body></s:Envelope></m:Subscription>"
@@ -196,16 +208,26 @@ class _Handler(BaseHTTPRequestHandler):
         for k, v in extra or []:
             self.send_header(k, v)
         if body and self.ctx is not None:
-            iov = gss_raw.IOV(gss_raw.IOVBufferType.header, body, gss_raw.IOVBufferType.padding, std_layout=False)
+            iov = gss_raw.IOV(
+                gss_raw.IOVBufferType.header, body, gss_raw.IOVBufferType.padding, std_layout=False
+            )
             gss_raw.wrap_iov(self.ctx, iov, confidential=True)
             header, data = iov[0].value or b"", (iov[1].value or b"") + (iov[2].value or b"")
             wire = (
-                f"--Encrypted Boundary\r\nContent-Type: {self.protocol_name}\r\n"
-                f"OriginalContent: type=application/soap+xml;charset=UTF-16;Length={len(body)}\r\n"
-                "--Encrypted Boundary\r\nContent-Type: application/octet-stream\r\n"
-            ).encode() + len(header).to_bytes(4, "little") + header + data + b"--Encrypted Boundary--\r\n"
-            self.send_header("Content-Type",
-                             f'multipart/encrypted;protocol="{self.protocol_name}";boundary="Encrypted Boundary"')
+                (
+                    f"--Encrypted Boundary\r\nContent-Type: {self.protocol_name}\r\n"
+                    f"OriginalContent: type=application/soap+xml;charset=UTF-16;Length={len(body)}\r\n"
+                    "--Encrypted Boundary\r\nContent-Type: application/octet-stream\r\n"
+                ).encode()
+                + len(header).to_bytes(4, "little")
+                + header
+                + data
+                + b"--Encrypted Boundary--\r\n"
+            )
+            self.send_header(
+                "Content-Type",
+                f'multipart/encrypted;protocol="{self.protocol_name}";boundary="Encrypted Boundary"',
+            )
             body = wire
         elif body:
             self.send_header("Content-Type", "application/soap+xml;charset=UTF-16")
@@ -213,7 +235,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
 
-    def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+    def do_POST(self) -> None:
         try:
             self._post()
         except Exception as err:  # surfaced to the test through state.failures
@@ -259,10 +281,14 @@ class _Handler(BaseHTTPRequestHandler):
             soap = _sldc_decode(cleartext)
         text = soap.decode("utf-16")
         try:
-            root = etree.fromstring(text.encode("utf-8"), etree.XMLParser(resolve_entities=False, no_network=True))
+            root = etree.fromstring(
+                text.encode("utf-8"), etree.XMLParser(resolve_entities=False, no_network=True)
+            )
         except etree.XMLSyntaxError:  # PROTOCOL.md §3.8: characters illegal in XML become \u{5}
             text = _ILLEGAL.sub(lambda m: f"\\u{{{ord(m.group(0)):x}}}", text)
-            root = etree.fromstring(text.encode("utf-8"), etree.XMLParser(resolve_entities=False, no_network=True))
+            root = etree.fromstring(
+                text.encode("utf-8"), etree.XMLParser(resolve_entities=False, no_network=True)
+            )
         hdr = root.find(f"{{{S}}}Header")
         action = hdr.findtext(f"{{{A}}}Action")
         message_id = hdr.findtext(f"{{{A}}}MessageID")
@@ -273,7 +299,9 @@ class _Handler(BaseHTTPRequestHandler):
                 status = st.status_script.pop(0)
             if status == 200 and action == ACT["enumerate"]:
                 bms = {u: bm for (p, u), bm in st.bookmarks.items() if p == self.principal}
-                reply = b"\xff\xfe" + _enumerate_response(message_id, self.headers["Host"], st.subscriptions, bms).encode("utf-16-le")
+                reply = b"\xff\xfe" + _enumerate_response(
+                    message_id, self.headers["Host"], st.subscriptions, bms
+                ).encode("utf-16-le")
             elif status == 200 and action == ACT["end"]:
                 status = st.end_status
             elif status == 200 and action in (ACT["heartbeat"], ACT["events"]):
@@ -288,12 +316,23 @@ class _Handler(BaseHTTPRequestHandler):
                     else:
                         bm = hdr.find(f"{{{W}}}Bookmark")
                         st.bookmarks[(self.principal or "", ident or "")] = etree.tostring(
-                            bm[0], encoding="unicode")
+                            bm[0], encoding="unicode"
+                        )
                         st.events.extend((self.principal, ident or "", x) for x in events)
                 if status == 200:
                     reply = b"\xff\xfe" + _ack(message_id).encode("utf-16-le")
-            st.requests.append(Received(self.path, self.principal, list(self.headers.items()), wire, cleartext,
-                                        soap, action or "", status))
+            st.requests.append(
+                Received(
+                    self.path,
+                    self.principal,
+                    list(self.headers.items()),
+                    wire,
+                    cleartext,
+                    soap,
+                    action or "",
+                    status,
+                )
+            )
         self._reply(status, reply)
 
 
@@ -310,8 +349,9 @@ class FakeCollector:
         self._server = _Server(("127.0.0.1", 0), _Handler)
         self._server.state = state
         self.port = self._server.server_address[1]
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
-                                        daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
 
     def __enter__(self) -> FakeCollector:
         self._thread.start()

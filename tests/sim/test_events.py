@@ -26,7 +26,9 @@ NS = "http://schemas.microsoft.com/win/2004/08/events/event"
 BASE = datetime(2025, 3, 4, 10, 15, 21, 907000, tzinfo=UTC)
 
 
-def _all(computer: str = "ws042.corp.example", count: int = 300, rendered: bool = True, seed: int = 7) -> list[str]:
+def _all(
+    computer: str = "ws042.corp.example", count: int = 300, rendered: bool = True, seed: int = 7
+) -> list[str]:
     log = EventLog(computer, count, seed=seed)
     return [render_event(e, computer, BASE, seed, rendered) for e in log.entries()]
 
@@ -68,8 +70,15 @@ def test_rendering_info_message_keeps_crlf_and_tabs() -> None:
     raw_message = xml.split("<Message>")[1].split("</Message>")[0]
     assert "\r\n\t" in raw_message
     assert "\n" not in raw_message.replace("\r\n", "")
-    assert [c.tag.split("}")[1] for c in info] == ["Message", "Level", "Task", "Opcode", "Channel", "Provider",
-                                                     "Keywords"]
+    assert [c.tag.split("}")[1] for c in info] == [
+        "Message",
+        "Level",
+        "Task",
+        "Opcode",
+        "Channel",
+        "Provider",
+        "Keywords",
+    ]
 
 
 def test_record_ids_increase_by_one_per_channel_and_keys_are_unique() -> None:

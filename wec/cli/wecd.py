@@ -31,6 +31,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"wecd: {err}", file=sys.stderr)
         return 2
     setup_logging(settings.logging, args.verbose)
+    from wec.auth.errors import KerberosConfigError
     from wec.daemon import Daemon
     from wec.store import SchemaMismatch
 
@@ -45,6 +46,10 @@ def main(argv: list[str] | None = None) -> int:
             print(f"wecd: {settings.source}: settings and database schema OK")
             return 0
         daemon.run()
+    except KerberosConfigError as err:
+        logging.getLogger("wecd").error("Kerberos configuration: %s", err)
+        print(f"wecd: Kerberos configuration: {err}", file=sys.stderr)
+        return 2
     except SchemaMismatch as err:
         logging.getLogger("wecd").error("%s", err)
         print(f"wecd: {err}", file=sys.stderr)

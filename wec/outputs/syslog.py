@@ -95,8 +95,10 @@ _XML_ENTITIES = {"&quot;": '"', "&apos;": "'"}
 def _xml_text(match: re.Match[bytes] | None, group: int = 1) -> str | None:
     if match is None:
         return None
-    text = unescape(match.group(group).decode("utf-8", "replace"), _XML_ENTITIES).strip()
-    return text or None
+    text = match.group(group).decode("utf-8", "replace")
+    if "&" in text:  # rare in System values; unescape costs more than the search
+        text = unescape(text, _XML_ENTITIES)
+    return text.strip() or None
 
 
 def _xml_int(match: re.Match[bytes] | None, base: int = 10) -> int | None:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import errno
 import logging
+import os
 import socket
 import threading
 from typing import Any
@@ -45,7 +46,10 @@ class UnixDatagramDriver:
     def from_config(cls, config: dict[str, Any], *, context: DriverContext) -> UnixDatagramDriver:
         r = ConfigReader("UnixDatagram", config)
         r.check_keys(_KEYS)
-        return cls(r.required_string("path"), timeout=r.number("timeout", 10.0), logger=context.logger)
+        path = r.required_string("path")
+        if context.base_dir and not os.path.isabs(path):
+            path = os.path.join(context.base_dir, path)
+        return cls(path, timeout=r.number("timeout", 10.0), logger=context.logger)
 
     def _connect(self) -> socket.socket:
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)

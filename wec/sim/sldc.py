@@ -25,8 +25,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 
 __all__ = [
-    "EOR",
     "END_MARKER",
+    "EOR",
     "FILE_MARK",
     "FLUSH",
     "HISTORY_SIZE",

@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import re
 import uuid
-from copy import deepcopy
 from collections.abc import Mapping, Sequence
+from copy import deepcopy
 from dataclasses import dataclass, field
 from typing import Final
 
@@ -560,7 +560,7 @@ def _serialize(el: etree._Element) -> str:
     copy = deepcopy(el)
     copy.tail = None
     etree.cleanup_namespaces(copy)
-    return etree.tostring(copy, encoding="unicode")
+    return str(etree.tostring(copy, encoding="unicode"))
 
 
 def _optional_int(el: etree._Element | None) -> int | None:

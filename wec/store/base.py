@@ -253,6 +253,19 @@ class Store(Protocol):
         """
         ...
 
+    def request_reload(self, uuid: str | None = None) -> int:
+        """Ask running servers to rebuild the outputs of one subscription (``None``: all).
+
+        Bumps the subscription's reload counter and the generation, so servers notice at their
+        next poll; the subscription itself (and so its version) is unchanged. Returns how many
+        subscriptions were marked (0 if ``uuid`` names none).
+        """
+        ...
+
+    def reload_counters(self) -> dict[str, int]:
+        """Reload counter per subscription uuid (canonical form); absent means 0."""
+        ...
+
     # -- bookmarks ---------------------------------------------------------------------------
     def get_bookmark(self, client: str, sub_uuid: str) -> str | None: ...
 

@@ -334,6 +334,26 @@ class SQLiteStore:
         )
         return int(rows[0][0]) if rows else 0
 
+    def request_reload(self, uuid: str | None = None) -> int:
+        # A WHERE clause is required: without it SQLite parses "ON CONFLICT" as a join constraint.
+        where, args = (" WHERE true", []) if uuid is None else (" WHERE uuid = ?", [_canon(uuid)])
+        with self._write("request a reload") as conn:
+            marked = int(
+                conn.execute(
+                    "INSERT INTO subscription_reloads (subscription, counter) "
+                    f"SELECT uuid, 1 FROM subscriptions{where} "
+                    "ON CONFLICT (subscription) DO UPDATE SET counter = subscription_reloads.counter + 1",
+                    args,
+                ).rowcount
+            )
+            if marked:
+                self._bump_generation(conn)
+        return marked
+
+    def reload_counters(self) -> dict[str, int]:
+        rows = self._query("read reload counters", "SELECT subscription, counter FROM subscription_reloads")
+        return {str(r[0]): int(r[1]) for r in rows}
+
     # -- bookmarks -----------------------------------------------------------------------------
     def get_bookmark(self, client: str, sub_uuid: str) -> str | None:
         rows = self._query(
