@@ -6,11 +6,13 @@ Windows sends SOAP bodies as UTF-16LE with a BOM (PROTOCOL.md §6). ``decode`` s
 returns a :class:`Decoded`: the text, how many U+FFFD replacements were made (lone surrogates, a
 trailing odd byte, invalid UTF-8), so that the caller can log a warning, and the encoding used.
 
-Fast path: when every UTF-16 code unit is below 0x100 (ASCII and Latin-1, nearly every event),
-numpy narrows the units to bytes (one vectorised max, one vectorised cast) and CPython builds
-the ``str`` from those bytes with its ASCII or Latin-1 codec, both memcpy-speed. Everything
-else (CJK, emoji, surrogate pairs) goes to CPython's UTF-16 codec, which is exact; only when
-that codec finds an error does a counting error handler replace and count.
+Fast path (bodies of 24 KB and more): when every UTF-16 code unit is below 0x100 (ASCII and
+Latin-1, nearly every event), a numba kernel finds the largest unit (vectorised, and stopping
+at the first block holding a unit above 0xFF), numpy narrows the units to bytes (one vectorised
+cast) and CPython builds the ``str`` from those bytes with its ASCII or Latin-1 codec, both at
+memcpy speed. Everything else (CJK, emoji, surrogate pairs, small bodies) goes to CPython's
+UTF-16 codec, which is exact; only when that codec finds an error does a counting error
+handler replace and count.
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ import threading
 from typing import NamedTuple
 
 import numpy as np
+
+from accel import _utf16_kernel as _kernel
 
 __all__ = ["BOM_LE", "Decoded", "decode", "encode"]
 
@@ -59,23 +63,23 @@ _DECODERS = {
 }
 
 
-def _slow(view: memoryview, encoding: str) -> tuple[str, int]:
-    decoder = _DECODERS[encoding]
-    try:
-        return decoder(view, "strict", True)[0], 0
-    except UnicodeDecodeError:
-        pass
+def _replacing(view: memoryview, encoding: str) -> tuple[str, int]:
+    """Decode a body the strict codec refused: U+FFFD where it failed, and how many."""
     _counter.n = 0
     # Same output as errors="replace" (one U+FFFD per lone surrogate unit, per trailing odd
     # byte, per maximal invalid UTF-8 subpart), and a count of them.
-    text = decoder(view, _HANDLER, True)[0]
+    text = _DECODERS[encoding](view, _HANDLER, True)[0]
     return text, int(_counter.n)
 
 
 def _narrow(body: bytes, offset: int, big_endian: bool) -> str | None:
     """The text when every code unit is < 0x100, else None."""
-    units = np.frombuffer(body, dtype=">u2" if big_endian else "<u2", offset=offset)
-    top = int(units.max(initial=0))
+    if big_endian:  # numba takes native byte order only; Windows never sends this anyway
+        units = np.frombuffer(body, dtype=">u2", offset=offset)
+        top = int(units.max(initial=0))
+    else:
+        units = np.frombuffer(body, dtype="<u2", offset=offset)
+        top = int(_kernel.max_unit(units))
     if top > 0xFF:
         return None
     narrow = units.astype(np.uint8)
@@ -84,20 +88,29 @@ def _narrow(body: bytes, offset: int, big_endian: bool) -> str | None:
 
 def decode(data: bytes) -> Decoded:
     """Decode a body per its BOM (none = UTF-16LE). Never raises for any ``bytes``."""
-    view = memoryview(data)
-    if data.startswith(_BOM_UTF8):
-        text, bad = _slow(view[3:], "utf-8")
-        return Decoded(text, bad, "utf-8")
-    big_endian = data.startswith(_BOM_BE)
-    offset = 2 if big_endian or data.startswith(BOM_LE) else 0
-    encoding = "utf-16-be" if big_endian else "utf-16-le"
+    head = data[:2]
+    if head == BOM_LE:
+        offset, encoding, strict = 2, "utf-16-le", "utf-16"  # "utf-16" strips the BOM itself
+    elif head == _BOM_BE:
+        offset, encoding, strict = 2, "utf-16-be", "utf-16"
+    elif data[:3] == _BOM_UTF8:
+        offset, encoding, strict = 3, "utf-8", "utf-8-sig"
+    else:
+        offset, encoding, strict = 0, "utf-16-le", "utf-16-le"
     size = len(data) - offset
-    if size >= FAST_PATH_MIN_BYTES and size % 2 == 0:
-        narrow = _narrow(data, offset, big_endian)
+    if size >= FAST_PATH_MIN_BYTES and size % 2 == 0 and encoding != "utf-8":
+        narrow = _narrow(data, offset, encoding == "utf-16-be")
         if narrow is not None:
             return Decoded(narrow, 0, encoding)
-    text, bad = _slow(view[offset:], encoding)
-    return Decoded(text, bad, encoding)
+    try:
+        return Decoded(data.decode(strict), 0, encoding)
+    except UnicodeDecodeError:
+        text, bad = _replacing(memoryview(data)[offset:], encoding)
+        return Decoded(text, bad, encoding)
+
+
+def _warm_up() -> None:
+    _kernel.max_unit(np.zeros(4, dtype=np.uint16))
 
 
 def encode(text: str) -> bytes:

@@ -82,9 +82,9 @@ def main(argv: list[str] | None = None) -> int:
         subprocess.run([*wec, "subscriptions", "load", str(config_dir / "subscriptions"), "--yes"],
                        env=env, check=True)
         _say(f"starting wecd on 127.0.0.1:{args.port} (log: {state / 'wecd.log'})")
-        log = (state / "wecd.log").open("ab")
-        wecd_proc = subprocess.Popen([sys.executable, "-m", "wec.cli.wecd", "-c", str(settings)],
-                                     env=env, stdout=log, stderr=log)
+        with (state / "wecd.log").open("ab") as log:
+            wecd_proc = subprocess.Popen([sys.executable, "-m", "wec.cli.wecd", "-c", str(settings)],
+                                         env=env, stdout=log, stderr=log)
         try:
             wait_for_port(args.port, timeout=60)
         except TimeoutError:

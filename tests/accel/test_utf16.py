@@ -105,7 +105,10 @@ def test_any_bytes_decode_like_errors_replace(body: bytes) -> None:
         # Counted independently: lone surrogate units pass through "surrogatepass" one by one.
         even = rest[: len(rest) - len(rest) % 2].decode(codec, "surrogatepass")
         lone = sum(0xD800 <= ord(ch) <= 0xDFFF for ch in even)
-        assert result.replacements == lone + len(rest) % 2
+        odd = len(rest) % 2
+        if odd and even and 0xD800 <= ord(even[-1]) <= 0xDBFF:
+            odd = 0  # a high surrogate cut short by the odd byte is one error, as for "replace"
+        assert result.replacements == lone + odd
 
 
 @given(text=st.text(max_size=100), repeat=st.sampled_from([1, BIG]))

@@ -20,28 +20,38 @@ from pathlib import Path
 from tests.support.kdc import Kdc
 from tests.support.ports import free_port, wait_for_port
 
-__all__ = ["Collector", "SUBSCRIPTION_UUID", "subscription_toml"]
+__all__ = ["SUBSCRIPTION_UUID", "Collector", "subscription_toml"]
 
 SUBSCRIPTION_UUID = "7d3c6a1e-58b2-4f0a-9c1d-2e4b6f8a0c13"
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def subscription_toml(uuid: str = SUBSCRIPTION_UUID, name: str = "e2e-security", *,
-                      outputs: str | None = None, options: str = "max_time = 1\nheartbeat_interval = 30",
-                      extra: str = "") -> str:
+def subscription_toml(
+    uuid: str = SUBSCRIPTION_UUID,
+    name: str = "e2e-security",
+    *,
+    outputs: str | None = None,
+    options: str = "max_time = 1\nheartbeat_interval = 30",
+    extra: str = "",
+) -> str:
     outputs = outputs or textwrap.dedent("""\
         [[outputs]]
         driver = "Files"
         format = "Raw"
         config = { path = "out/{client}/raw.xml" }
         """)
-    return textwrap.dedent(f"""\
+    return (
+        textwrap.dedent(f"""\
         uuid = "{uuid}"
         name = "{name}"
         query = \"\"\"<QueryList><Query Id="0"><Select Path="Security">*</Select><Select Path="System">*</Select><Select Path="Application">*</Select></Query></QueryList>\"\"\"
         {extra}
         [options]
-        """) + options + "\n\n" + outputs
+        """)
+        + options
+        + "\n\n"
+        + outputs
+    )
 
 
 @dataclass
@@ -71,7 +81,8 @@ class Collector:
         return f"http://wec.test.local:{self.port}/wsman/SubscriptionManager/WEC"
 
     def write_settings(self) -> None:
-        self.config.write_text(textwrap.dedent(f"""\
+        self.config.write_text(
+            textwrap.dedent(f"""\
             [server]
             keytab = "{self.kdc.service_keytab}"
             node_name = "e2e-node"
@@ -84,7 +95,7 @@ class Collector:
             [logging]
             verbosity = "info"
             server_logs = "{self.log_path}"
-            access_logs = "{self.directory / 'access.log'}"
+            access_logs = "{self.directory / "access.log"}"
 
             [database]
             type = "SQLite"
@@ -99,7 +110,8 @@ class Collector:
             [collectors.authentication]
             type = "Kerberos"
             service_principal_name = "HTTP/wec.test.local@{self.kdc.realm}"
-            """))
+            """)
+        )
 
     def env(self) -> dict[str, str]:
         env = {**os.environ, **self.kdc.env}
@@ -107,11 +119,20 @@ class Collector:
         env.pop("WEC_CONFIG", None)
         return env
 
-    def wec(self, *args: str, check: bool = True, input: str | None = None) -> subprocess.CompletedProcess[str]:
+    def wec(
+        self, *args: str, check: bool = True, input: str | None = None
+    ) -> subprocess.CompletedProcess[str]:
         """Run the admin CLI against this collector's settings."""
-        return subprocess.run([sys.executable, "-m", "wec.cli.main", "-c", str(self.config), *args],
-                              env=self.env(), cwd=self.directory, capture_output=True, text=True,
-                              check=check, timeout=120, input=input)
+        return subprocess.run(
+            [sys.executable, "-m", "wec.cli.main", "-c", str(self.config), *args],
+            env=self.env(),
+            cwd=self.directory,
+            capture_output=True,
+            text=True,
+            check=check,
+            timeout=120,
+            input=input,
+        )
 
     def add_subscription(self, text: str, filename: str = "sub.toml") -> None:
         (self.directory / "subscriptions" / filename).write_text(text)
@@ -124,9 +145,14 @@ class Collector:
             self.wec("db", "init")
             if any((self.directory / "subscriptions").iterdir()):
                 self.load_subscriptions()
-        log = self.log_path.open("ab")
-        self.proc = subprocess.Popen([sys.executable, "-m", "wec.cli.wecd", "-c", str(self.config)],
-                                     env=self.env(), cwd=self.directory, stdout=log, stderr=log)
+        with self.log_path.open("ab") as log:  # the child keeps its own copy of the descriptor
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "wec.cli.wecd", "-c", str(self.config)],
+                env=self.env(),
+                cwd=self.directory,
+                stdout=log,
+                stderr=log,
+            )
         try:
             wait_for_port(self.port, timeout=60)
         except TimeoutError:

@@ -8,6 +8,7 @@ import datetime
 import ipaddress
 import socket
 import ssl
+import struct
 import threading
 import time
 from dataclasses import dataclass
@@ -119,15 +120,18 @@ class StreamSink:
 
     With ``tls`` it terminates TLS; ``peer_names`` then lists the client certificates' CNs.
     ``close_after_first_read`` makes it close each connection after its first read, as a
-    receiver with an idle timeout or a restart would.
+    receiver with an idle timeout or a restart would; with ``reset`` it aborts it (RST).
     """
 
-    def __init__(self, tls: ssl.SSLContext | None = None, *, close_after_first_read: bool = False) -> None:
+    def __init__(
+        self, tls: ssl.SSLContext | None = None, *, close_after_first_read: bool = False, reset: bool = False
+    ) -> None:
         self._listener = socket.create_server(("127.0.0.1", 0))
         self._listener.settimeout(0.2)
         self.port: int = self._listener.getsockname()[1]
         self._tls = tls
         self._close_early = close_after_first_read
+        self._reset = reset  # close with RST (SO_LINGER 0) rather than FIN
         self._lock = threading.Lock()
         self.connections: list[bytearray] = []
         self.peer_names: list[str] = []
@@ -179,6 +183,8 @@ class StreamSink:
             with self._lock:
                 self.errors.append(repr(err))
         finally:
+            if self._reset:
+                conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
             conn.close()
 
     def data(self) -> bytes:

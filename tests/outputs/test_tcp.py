@@ -117,7 +117,7 @@ class TestSyslogToRsyslog:
         assert got[1]["time"] == "2025-03-04T23:59:59.999999Z"
         assert {m["procid"] for m in got} == {"-"}
         # The standard RFC 5424 rendering (RSYSLOG_SyslogProtocol23Format) agrees.
-        lines = rsyslog.protocol23_lines()
+        lines = rsyslog.protocol23_lines(3)
         parsed = [RFC5424_LINE.fullmatch(line) for line in lines]
         assert all(parsed), lines
         assert [(p[3], p[4], p[6]) for p in parsed if p] == [(m["host"], m["app"], m["msgid"]) for m in got]
@@ -206,6 +206,26 @@ class TestConnection:
                 if not sink._threads[-1].is_alive():
                     break
                 sink._threads[-1].join(0.05)
+            d.write(batch([b"two"]))
+            d.close()
+            assert sink.wait_for(8) == b"one\ntwo\n"
+            assert len(sink.connections) == 2
+        finally:
+            sink.close()
+
+    def test_a_write_failing_on_an_old_connection_is_retried_once_on_a_new_one(
+        self, context: DriverContext, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        # The receiver aborts the connection after the first batch. The pre-write check is
+        # disabled (the one mock here): it would see the reset first, and the race it leaves —
+        # a reset arriving between the check and the write — cannot be provoked on demand.
+        sink = StreamSink(close_after_first_read=True, reset=True)
+        try:
+            d = tcp(context, host="127.0.0.1", port=sink.port)
+            d.write(batch([b"one"]))
+            assert sink.wait_for(4) == b"one\n"
+            sink._threads[-1].join(5)
+            monkeypatch.setattr(TcpDriver, "_peer_closed", lambda self, sock: False)
             d.write(batch([b"two"]))
             d.close()
             assert sink.wait_for(8) == b"one\ntwo\n"

@@ -224,11 +224,20 @@ class Rsyslog(Receiver):
         path = self.directory / "out.jsonl"
         if not path.exists():
             return []
-        return [json.loads(line) for line in path.read_text("utf-8").splitlines() if line.strip()]
+        # rsyslog may be in the middle of writing a line: only complete lines count.
+        complete = path.read_bytes().rpartition(b"\n")[0]
+        return [json.loads(line) for line in complete.decode("utf-8").split("\n") if line.strip()]
 
-    def protocol23_lines(self) -> list[str]:
+    def protocol23_lines(self, count: int = 0, timeout: float = 15.0) -> list[str]:
+        """The RFC 5424 rendering's complete lines, once at least ``count`` are there."""
         path = self.directory / "out.log"
-        return path.read_text("utf-8").splitlines() if path.exists() else []
+        deadline = time.monotonic() + timeout
+        while True:
+            data = path.read_bytes() if path.exists() else b""
+            lines = data.rpartition(b"\n")[0].decode("utf-8").splitlines()
+            if len(lines) >= count or time.monotonic() >= deadline:
+                return lines
+            time.sleep(0.05)
 
     def wait_for(self, count: int, timeout: float = 15.0) -> list[dict[str, Any]]:
         """The messages once at least ``count`` arrived (rsyslog writes asynchronously)."""

@@ -1,7 +1,10 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""``wec``: the administration CLI (OpenWEC's ``openwec`` verbs).
+"""``wec``: the administration CLI, with OpenWEC's ``openwec`` verbs (PROTOCOL.md §11.4).
 
-A thin shell: it parses arguments, calls the store and the subscription modules, and prints.
+A thin shell: it parses arguments, calls the store and the subscription modules, and prints
+(tables on a terminal, plain aligned text otherwise, JSON with ``--format json``). Every verb
+is documented with an example in docs/cli.md.
+
 Exit codes: 0 success, 1 operation failed, 2 bad usage or settings, 3 database schema problem.
 """
 
@@ -10,132 +13,17 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import IO
 
 from wec import __version__
-from wec.config import DEFAULT_CONFIG_PATH, ConfigError, Settings, load_settings
+from wec.cli import db as db_cli
+from wec.cli import machines as machines_cli
+from wec.cli import subscriptions as subscriptions_cli
+from wec.cli.common import EXIT_FAILED, EXIT_SCHEMA, EXIT_USAGE, CliError, Context
+from wec.cli.render import Out
+from wec.config import DEFAULT_CONFIG_PATH, ConfigError, load_settings
 
-__all__ = ["main"]
-
-
-class CliError(Exception):
-    def __init__(self, message: str, code: int = 1) -> None:
-        super().__init__(message)
-        self.code = code
-
-
-def _store(settings: Settings, *, check: bool = True) -> Any:
-    from wec.store import open_store
-
-    store = open_store(settings.database)
-    if check:
-        store.check_schema()
-    return store
-
-
-def _confirm(question: str, assume_yes: bool) -> bool:
-    if assume_yes:
-        return True
-    if not sys.stdin.isatty():
-        raise CliError(f"{question} — not a terminal: use --yes to confirm", 2)
-    return input(f"{question} [y/N] ").strip().lower() in ("y", "yes")
-
-
-# --- db -------------------------------------------------------------------------------------
-
-
-def cmd_db(settings: Settings, args: argparse.Namespace) -> int:
-    store = _store(settings, check=False)
-    try:
-        if args.db_command == "init":
-            before = store.schema_version()
-            store.init()
-            print(
-                f"database ready at schema version {store.schema_version()}"
-                + ("" if before is None else f" (was {before})")
-            )
-        elif args.db_command == "status":
-            pending = store.migrations_pending()
-            print(f"schema version: {store.schema_version()}; pending migrations: {len(pending)}")
-            for m in pending:
-                print(f"  {m.version} {m.name}")
-        elif args.db_command == "upgrade":
-            pending = store.migrations_pending()
-            if not pending:
-                print("database is up to date")
-                return 0
-            for m in pending:
-                print(f"will apply {m.version} {m.name}")
-            if _confirm("apply these migrations?", args.yes):
-                store.upgrade(None)
-                print(f"database at schema version {store.schema_version()}")
-        elif args.db_command == "downgrade":
-            print(f"will downgrade from {store.schema_version()} to {args.to}")
-            if _confirm("downgrade the schema (data of newer tables may be lost)?", args.yes):
-                store.downgrade(args.to)
-                print(f"database at schema version {store.schema_version()}")
-    finally:
-        store.close()
-    return 0
-
-
-# --- subscriptions ---------------------------------------------------------------------------
-
-
-def cmd_subscriptions_list(settings: Settings, args: argparse.Namespace) -> int:
-    store = _store(settings)
-    try:
-        subs = store.list_subscriptions()
-    finally:
-        store.close()
-    if getattr(args, "enabled", False):
-        subs = [s for s in subs if s.enabled]
-    if getattr(args, "disabled", False):
-        subs = [s for s in subs if not s.enabled]
-    for s in sorted(subs, key=lambda s: s.name):
-        state = "enabled" if s.enabled else "disabled"
-        outputs = ", ".join(f"{o.driver}/{o.format}" + ("" if o.enabled else " (off)") for o in s.outputs)
-        print(f"[{state}] {s.name} ({s.uuid}) outputs: {outputs or '-'}")
-    if not subs:
-        print("no subscription")
-    return 0
-
-
-def cmd_subscriptions_load(settings: Settings, args: argparse.Namespace) -> int:
-    from wec.subscriptions.files import SubscriptionFileError, load_path
-    from wec.subscriptions.sync import apply_load, plan_load
-
-    try:
-        loaded = load_path(args.path, revision=args.revision)
-    except SubscriptionFileError as err:
-        raise CliError(str(err), 2) from err
-    store = _store(settings)
-    try:
-        plan = plan_load(store, loaded, keep=args.keep)
-        print(plan.report())
-        if plan.is_empty():
-            return 0
-        destructive = bool(plan.to_delete)
-        if destructive and not _confirm(
-            f"delete {len(plan.to_delete)} subscription(s) not in {args.path}?", args.yes
-        ):
-            print("nothing changed")
-            return 1
-        apply_load(store, plan)
-        print("done")
-    finally:
-        store.close()
-    return 0
-
-
-def cmd_subscriptions_skell(settings: Settings | None, args: argparse.Namespace) -> int:
-    from wec.subscriptions.files import skeleton
-
-    sys.stdout.write(skeleton(minimal=args.minimal))
-    return 0
-
-
-# --- sim ---------------------------------------------------------------------------------------
+__all__ = ["build_parser", "main"]
 
 
 def cmd_sim(argv: Sequence[str]) -> int:
@@ -144,85 +32,89 @@ def cmd_sim(argv: Sequence[str]) -> int:
     return int(sim_main(list(argv)))
 
 
-# --- parser --------------------------------------------------------------------------------------
-
-
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="wec", description="wec administration (OpenWEC-compatible verbs)")
+    p = argparse.ArgumentParser(
+        prog="wec",
+        description="wec administration (OpenWEC-compatible verbs). See docs/cli.md.",
+        epilog="exit codes: 0 ok, 1 operation failed, 2 usage or settings error, 3 database schema problem",
+    )
     p.add_argument(
         "-c", "--config", default=None, help=f"settings file (default: $WEC_CONFIG or {DEFAULT_CONFIG_PATH})"
     )
-    p.add_argument("-v", "--verbose", action="count", default=0)
+    p.add_argument("-v", "--verbose", action="count", default=0, help="show tracebacks of unexpected errors")
     p.add_argument("--version", action="version", version=f"wec {__version__}")
-    sub = p.add_subparsers(dest="command", required=True)
-
-    db = sub.add_parser("db", help="database schema")
-    dbs = db.add_subparsers(dest="db_command", required=True)
-    dbs.add_parser("init", help="create the schema (or migrate it to the latest version)")
-    dbs.add_parser("status", help="show the schema version and pending migrations")
-    up = dbs.add_parser("upgrade", help="apply pending migrations (shows them first)")
-    up.add_argument("-y", "--yes", action="store_true")
-    down = dbs.add_parser("downgrade", help="revert migrations down to a version")
-    down.add_argument("to", type=int)
-    down.add_argument("-y", "--yes", action="store_true")
-    db.set_defaults(func=cmd_db)
-
-    subs = sub.add_parser("subscriptions", help="manage subscriptions")
-    subs.add_argument("-e", "--enabled", action="store_true", help="only enabled ones")
-    subs.add_argument("-d", "--disabled", action="store_true", help="only disabled ones")
-    subs.set_defaults(func=cmd_subscriptions_list)
-    ss = subs.add_subparsers(dest="sub_command")
-    load = ss.add_parser("load", help="load subscription files (a file or a directory)")
-    load.add_argument("path")
-    load.add_argument(
-        "-k",
-        "--keep",
-        action="store_true",
-        help="keep subscriptions that are not in PATH (default: delete them)",
-    )
-    load.add_argument("-y", "--yes", action="store_true", help="do not ask for confirmation")
-    load.add_argument("-r", "--revision", default=None, help="revision to record (e.g. a git commit)")
-    load.set_defaults(func=cmd_subscriptions_load)
-    skell = ss.add_parser("skell", help="print a commented subscription template")
-    skell.add_argument("--minimal", action="store_true")
-    skell.set_defaults(func=cmd_subscriptions_skell, no_settings=True)
-    lst = ss.add_parser("list", help="list subscriptions (the default)")
-    lst.add_argument("-e", "--enabled", action="store_true")
-    lst.add_argument("-d", "--disabled", action="store_true")
-    lst.set_defaults(func=cmd_subscriptions_list)
-
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    subscriptions_cli.add_parsers(sub)
+    machines_cli.add_parsers(sub)
+    db_cli.add_parsers(sub)
     sub.add_parser("sim", help="Windows-source simulator (wec sim --help)", add_help=False)
     return p
 
 
-def main(argv: list[str] | None = None) -> int:
+def _sim_argv(argv: list[str]) -> list[str] | None:
+    """``wec [-c FILE] [-v] sim ...``: everything after ``sim`` goes to the simulator's parser."""
+    i = 0
+    while i < len(argv):
+        a = argv[i]
+        if a == "sim":
+            return argv[i + 1 :]
+        if a in ("-c", "--config"):
+            i += 2
+            continue
+        if not a.startswith("-"):
+            return None
+        i += 1
+    return None
+
+
+def main(argv: list[str] | None = None, *, stdout: IO[str] | None = None, stderr: IO[str] | None = None,
+         stdin: IO[str] | None = None) -> int:  # fmt: skip
     argv = list(sys.argv[1:] if argv is None else argv)
-    # `wec [-c FILE] sim ...` hands everything after `sim` to the simulator's own parser.
-    if "sim" in argv:
-        i = argv.index("sim")
-        if all(a.startswith("-") or argv[j - 1] in ("-c", "--config") for j, a in enumerate(argv[:i])):
-            return cmd_sim(argv[i + 1 :])
+    sim = _sim_argv(argv)
+    if sim is not None:
+        return cmd_sim(sim)
+    out = Out(stdout, stderr)
     parser = build_parser()
-    args = parser.parse_args(argv)
-    func: Callable[..., int] = args.func
     try:
-        if getattr(args, "no_settings", False):
-            return func(None, args)
-        settings = load_settings(args.config)
-        return func(settings, args)
+        saved = sys.stdout, sys.stderr
+        # argparse prints usage and --help to sys.stdout/sys.stderr: follow our streams.
+        sys.stdout, sys.stderr = out.stdout, out.stderr
+        try:
+            args = parser.parse_args(argv)
+        finally:
+            sys.stdout, sys.stderr = saved
+    except SystemExit as exc:  # usage errors (2) and --help/--version (0)
+        return exc.code if isinstance(exc.code, int) else EXIT_USAGE
+    func: Callable[[Context, argparse.Namespace], int] = args.func
+    ctx = Context(settings=None, out=out, stdin=stdin or sys.stdin)
+    try:
+        if not getattr(args, "no_settings", False):
+            ctx.settings = load_settings(args.config)
+        return int(func(ctx, args))
     except ConfigError as err:
-        print(f"wec: {err}", file=sys.stderr)
-        return 2
+        out.error(str(err))
+        return EXIT_USAGE
     except CliError as err:
-        print(f"wec: {err}", file=sys.stderr)
+        out.error(str(err))
         return err.code
+    except KeyboardInterrupt:
+        out.error("interrupted")
+        return EXIT_FAILED
     except Exception as err:
-        from wec.store import SchemaMismatch
+        from wec.store import SchemaMismatch, StoreError
 
         if isinstance(err, SchemaMismatch):
-            print(f"wec: {err}", file=sys.stderr)
-            return 3
-        raise
+            out.error(str(err))
+            return EXIT_SCHEMA
+        if isinstance(err, StoreError):
+            out.error(str(err))
+            return EXIT_FAILED
+        if args.verbose:
+            raise
+        out.error(f"unexpected error: {type(err).__name__}: {err} (run with -v for the traceback)")
+        return EXIT_FAILED
+    finally:
+        ctx.close()
 
 
 if __name__ == "__main__":

@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from wec.outputs.base import OutputBatch, OutputError
+from wec.outputs.context import ConfigReader
 
 __all__ = ["FileHandles", "FilesDriver", "render_path", "sanitize_client"]
 
@@ -54,6 +55,9 @@ def _ip_prefix(ip: str, n: int) -> str:
         addr = ipaddress.ip_address(ip)
     except ValueError:
         return sanitize_client(ip)
+    # N is clamped to 1..4 (IPv4) or 1..8 (IPv6): {ip:0} must not yield an empty path
+    # component, which would turn "{ip:0}/messages" into the absolute "/messages".
+    n = max(n, 1)
     if addr.version == 4:
         return ".".join(str(addr).split(".")[: min(n, 4)])
     return ":".join(addr.exploded.split(":")[: min(n, 8)])
@@ -145,9 +149,11 @@ class FilesDriver:
                 f"unknown Files output key(s): {', '.join(sorted(unknown))} "
                 f"(known: path, fsync, escape_newlines)"
             )
-        path = str(config.get("path") or "")
-        if not path:
-            raise ValueError("Files output 'path' is empty")
+        # Typed reading: `fsync = "false"` must be an error, not a truthy string.
+        reader = ConfigReader("Files", config)
+        path = reader.required_string("path")
+        fsync = reader.boolean("fsync", False)
+        escape_newlines = reader.boolean("escape_newlines", True)
         base = getattr(context, "base_dir", None)
         if base and not os.path.isabs(path):
             path = os.path.join(base, path)
@@ -157,8 +163,8 @@ class FilesDriver:
             log.warning("Files path %s uses {node} but server.node_name is not set", path)
         return cls(
             path=path,
-            fsync=bool(config.get("fsync", False)),
-            escape_newlines=bool(config.get("escape_newlines", True)),
+            fsync=fsync,
+            escape_newlines=escape_newlines,
             node=node,
             handles=handles,
         )
@@ -178,8 +184,21 @@ class FilesDriver:
         path = render_path(self.path, ip=meta.ip, client=meta.principal, node=self.node)
         data = self._payload(batch.records)
         try:
+            self._append(path, data)
+        except OSError as err:
+            # A broken handle (disk full, file removed under us) is reopened on the next batch.
+            self.handles.drop(path)
+            raise OutputError(f"Files output {path}: {err}") from err
+
+    def _append(self, path: str, data: bytes) -> None:
+        # Another thread may close the shared handle between get() and taking its lock
+        # (idle close, SIGHUP reopen); then get() opens a fresh one. Bounded: a second
+        # closure in that tiny window is as unlikely as it is harmless (OutputError, 503).
+        for _ in range(3):
             handle = self.handles.get(path)
             with handle.lock:
+                if handle.fh.closed:
+                    continue
                 view = memoryview(data)
                 while view:  # unbuffered file: write() may be partial
                     written = handle.fh.write(view)
@@ -188,10 +207,8 @@ class FilesDriver:
                     view = view[written:]
                 if self.fsync:
                     os.fsync(handle.fh.fileno())
-        except OSError as err:
-            # A broken handle (disk full, file removed under us) is reopened on the next batch.
-            self.handles.drop(path)
-            raise OutputError(f"Files output {path}: {err}") from err
+                return
+        raise OSError("file handle closed repeatedly while writing")
 
     def reopen(self) -> None:
         self.handles.close_all()

@@ -221,6 +221,10 @@ class Store(Protocol):
         """The migrations :meth:`upgrade` would apply, in order."""
         ...
 
+    def migrations_to_undo(self, to: int) -> list[Migration]:
+        """The migrations :meth:`downgrade` to ``to`` would undo, in order (newest first)."""
+        ...
+
     def upgrade(self, to: int | None = None) -> list[Migration]:
         """Apply migrations up to ``to`` (default: latest); returns those applied."""
         ...

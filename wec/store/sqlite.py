@@ -218,6 +218,10 @@ class SQLiteStore:
         current = self.schema_version() or 0
         return [m for m in self._migrations if m.version > current]
 
+    def migrations_to_undo(self, to: int) -> list[Migration]:
+        current = self.schema_version() or 0
+        return [m for m in reversed(self._migrations) if to < m.version <= current]
+
     def init(self) -> None:
         self.upgrade(None)
 

@@ -42,8 +42,10 @@ __all__ = [
     "files_legacy_path",
     "load_file",
     "load_path",
+    "parse_document",
     "parse_subscription",
     "skeleton",
+    "subscription_document",
 ]
 
 DRIVERS = ("Files", "Tcp", "Redis", "Kafka", "UnixDatagram", "MongoDB")
@@ -155,11 +157,28 @@ def _kind(v: Any) -> str:
 # -- reading ---------------------------------------------------------------------------------------
 def parse_subscription(text: str, *, source: str = "<text>", revision: str | None = None) -> Subscription:
     """Parse one subscription file's text. ``revision`` is ``load --revision``'s value."""
-    r = _Reader(source)
     try:
         doc = tomllib.loads(text)
     except tomllib.TOMLDecodeError as err:
-        raise r.fail(f"invalid TOML: {err}") from err
+        raise SubscriptionFileError(f"{source}: invalid TOML: {err}") from err
+    return parse_document(doc, source=source, revision=revision)
+
+
+def parse_document(
+    doc: Mapping[str, Any],
+    *,
+    source: str = "<document>",
+    revision: str | None = None,
+    allow_no_outputs: bool = False,
+) -> Subscription:
+    """Check an already-decoded subscription document (the TOML file's tables, or the same
+    shape from JSON, see :mod:`wec.subscriptions.export`) with exactly the file's rules.
+
+    ``allow_no_outputs`` admits a subscription without outputs (never offered to sources), as
+    ``wec subscriptions new`` creates them; files must have one."""
+    r = _Reader(source)
+    if not isinstance(doc, Mapping):
+        raise r.fail(f"a subscription must be a table, not {_kind(doc)}")
     r.keys(doc, _TOP_KEYS, "the file")
 
     raw_uuid = r.string(doc, "uuid", "the file", required=True)
@@ -189,7 +208,8 @@ def parse_subscription(text: str, *, source: str = "<text>", revision: str | Non
     options = _options(r, r.table(doc, "options") or {})
     filter_table = r.table(doc, "filter")
     client_filter = None if filter_table is None else _filter(r, filter_table)
-    outputs = _outputs(r, doc.get("outputs"))
+    raw_outputs = doc.get("outputs")
+    outputs = () if allow_no_outputs and raw_outputs in (None, []) else _outputs(r, raw_outputs)
     return Subscription(
         uuid=uuid, name=name, query=query, revision=revision, filter=client_filter, outputs=outputs, **options
     )
@@ -416,6 +436,43 @@ def load_path(path: str | Path, *, revision: str | None = None) -> list[Subscrip
 
 
 # -- writing ---------------------------------------------------------------------------------------
+def subscription_document(sub: Subscription) -> dict[str, Any]:
+    """The subscription as the tables of its file (every option explicit, unset ones left out):
+    :func:`parse_document` reads it back equal, except for the revision, which is not part of
+    the file format."""
+    options: dict[str, Any] = {
+        "enabled": sub.enabled,
+        "uri": sub.uri,
+        "heartbeat_interval": sub.heartbeat_interval,
+        "connection_retry_count": sub.connection_retry_count,
+        "connection_retry_interval": sub.connection_retry_interval,
+        "max_time": sub.max_time,
+        "max_elements": sub.max_elements,
+        "max_envelope_size": sub.max_envelope_size,
+        "read_existing_events": sub.read_existing_events,
+        "content_format": sub.content_format.value,
+        "ignore_channel_error": sub.ignore_channel_error,
+        "locale": sub.locale,
+        "data_locale": sub.data_locale,
+    }
+    doc: dict[str, Any] = {
+        "uuid": sub.uuid,
+        "name": sub.name,
+        "query": sub.query,
+        "options": {k: v for k, v in options.items() if v is not None},
+    }
+    if sub.filter is not None:
+        f = sub.filter
+        doc["filter"] = {"operation": f.operation.value, "type": f.kind.value, "targets": list(f.targets)}
+        if f.glob or f.case_insensitive:
+            doc["filter"]["flags"] = _flags_text(f)
+    doc["outputs"] = [
+        {"driver": o.driver, "format": o.format, "enabled": o.enabled, "config": dict(o.config)}
+        for o in sub.outputs
+    ]
+    return doc
+
+
 def _flags_text(f: ClientFilter) -> str:
     names = [
         name

@@ -63,6 +63,13 @@ def _v1(rfile: _Reader) -> ProxyInfo:
         return ProxyInfo((None, None))
     if len(parts) != 6 or parts[1] not in ("TCP4", "TCP6"):
         raise ProxyHeaderError(f"malformed PROXY v1 line: {line[:_V1_MAX]!r}")
+    # Ports are plain decimal: int() alone would also take "+80", " 80" or "8_0".
+    if not (parts[4].isdigit() and parts[5].isdigit()):
+        raise ProxyHeaderError(f"malformed PROXY v1 ports: {parts[4]!r} {parts[5]!r}")
+    # A scope ("fe80::1%eth0") is not an address a balancer may report, and it would end
+    # up in {ip} of output paths: refuse it.
+    if "%" in parts[2] or "%" in parts[3]:
+        raise ProxyHeaderError("PROXY v1 address with a scope id")
     try:
         src = ipaddress.ip_address(parts[2])
         ipaddress.ip_address(parts[3])
