@@ -24,6 +24,10 @@ __all__ = ["SUBSCRIPTION_UUID", "Collector", "subscription_toml"]
 
 SUBSCRIPTION_UUID = "7d3c6a1e-58b2-4f0a-9c1d-2e4b6f8a0c13"
 ROOT = Path(__file__).resolve().parents[2]
+QUERY = (
+    '<QueryList><Query Id="0"><Select Path="Security">*</Select><Select Path="System">*</Select>'
+    '<Select Path="Application">*</Select></Query></QueryList>'
+)
 
 
 def subscription_toml(
@@ -44,7 +48,7 @@ def subscription_toml(
         textwrap.dedent(f"""\
         uuid = "{uuid}"
         name = "{name}"
-        query = \"\"\"<QueryList><Query Id="0"><Select Path="Security">*</Select><Select Path="System">*</Select><Select Path="Application">*</Select></Query></QueryList>\"\"\"
+        query = \"\"\"{QUERY}\"\"\"
         {extra}
         [options]
         """)
