@@ -115,9 +115,12 @@ class Daemon:
         log.warning("SIGHUP: reopening logs, reloading subscriptions and outputs")
         reopen_logs()
         try:
-            self.service.sync(force=True)
+            self.service.sync(force=True)  # new drivers for every subscription
         except Exception:
             log.exception("reload failed")
+        # Files outputs share handles across drivers: close them all so the next batch opens
+        # the files anew (logrotate moved them).
+        files_output.close_all_handles()
 
     def install_signals(self) -> None:
         def stop(signum: int, frame: FrameType | None) -> None:

@@ -238,3 +238,18 @@ def test_a_second_subscription_created_while_running_is_offered(
     summary = run_sim(collector, keytab_dir, machines=1, events=10, batch=10)
     assert summary.ok
     assert summary.subscriptions == 2
+
+
+def test_sighup_reopens_output_files_after_logrotate(collector: Collector, keytab_dir: Path) -> None:
+    collector.start()
+    assert run_sim(collector, keytab_dir, machines=1, events=20, batch=10).ok
+    [path] = collector.output_files()
+    rotated = path.with_suffix(".1")
+    path.rename(rotated)  # what logrotate does
+    assert collector.proc is not None
+    collector.proc.send_signal(signal.SIGHUP)
+    assert collector.wait_for(lambda: "SIGHUP" in collector.logs(), 10)
+    assert run_sim(collector, keytab_dir, machines=1, events=40, batch=10).ok
+    assert path.exists(), "the output file was not recreated after SIGHUP"
+    assert len(rotated.read_text().splitlines()) == 20
+    assert len(path.read_text().splitlines()) == 20  # the 20 new events, resumed from the bookmark
