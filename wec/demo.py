@@ -18,6 +18,7 @@ The KDC is for the demo only: production uses Active Directory (docs/kerberos.md
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import re
@@ -40,9 +41,9 @@ def _say(text: str) -> None:
 def _settings_for(state: Path, port: int, base: Path) -> Path:
     """The embedded default settings, with the state directory and port of this run."""
     text = (base / "wec.toml").read_text()
-    text = re.sub(r'(?m)^state_dir = .*$', f'state_dir = "{state}"', text)
-    text = re.sub(r'(?m)^keytab = .*$', f'keytab = "{state / "http.keytab"}"', text)
-    text = re.sub(r'(?m)^listen_port = .*$', f"listen_port = {port}", text)
+    text = re.sub(r"(?m)^state_dir = .*$", f'state_dir = "{state}"', text)
+    text = re.sub(r"(?m)^keytab = .*$", f'keytab = "{state / "http.keytab"}"', text)
+    text = re.sub(r"(?m)^listen_port = .*$", f"listen_port = {port}", text)
     path = state / "wec.toml"
     path.write_text(text)
     return path
@@ -58,8 +59,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     if not kdc_available():
-        print("demo: the MIT KDC is not installed (apt-get install krb5-kdc krb5-admin-server)",
-              file=sys.stderr)
+        print(
+            "demo: the MIT KDC is not installed (apt-get install krb5-kdc krb5-admin-server)", file=sys.stderr
+        )
         return 2
     state = Path(args.state).resolve()
     if state.exists():
@@ -70,8 +72,11 @@ def main(argv: list[str] | None = None) -> int:
     _say(f"starting a throwaway Kerberos KDC (realm WEC.TEST) in {state / 'kdc'}")
     kdc = start_kdc(state / "kdc", clients=tuple(f"DEMO{i:02d}$" for i in range(1, args.machines + 1)))
     shutil.copy(kdc.service_keytab, state / "http.keytab")
-    env = {**os.environ, **kdc.env, "NUMBA_CACHE_DIR": os.environ.get(
-        "NUMBA_CACHE_DIR", str(ROOT / ".cache" / "numba"))}
+    env = {
+        **os.environ,
+        **kdc.env,
+        "NUMBA_CACHE_DIR": os.environ.get("NUMBA_CACHE_DIR", str(ROOT / ".cache" / "numba")),
+    }
     settings = _settings_for(state, args.port, config_dir)
     wec = [sys.executable, "-m", "wec.cli.main", "-c", str(settings)]
     wecd_proc: subprocess.Popen[bytes] | None = None
@@ -79,12 +84,14 @@ def main(argv: list[str] | None = None) -> int:
         _say("wec db init")
         subprocess.run([*wec, "db", "init"], env=env, check=True)
         _say("wec subscriptions load config/subscriptions --yes")
-        subprocess.run([*wec, "subscriptions", "load", str(config_dir / "subscriptions"), "--yes"],
-                       env=env, check=True)
+        subprocess.run(
+            [*wec, "subscriptions", "load", str(config_dir / "subscriptions"), "--yes"], env=env, check=True
+        )
         _say(f"starting wecd on 127.0.0.1:{args.port} (log: {state / 'wecd.log'})")
         with (state / "wecd.log").open("ab") as log:
-            wecd_proc = subprocess.Popen([sys.executable, "-m", "wec.cli.wecd", "-c", str(settings)],
-                                         env=env, stdout=log, stderr=log)
+            wecd_proc = subprocess.Popen(
+                [sys.executable, "-m", "wec.cli.wecd", "-c", str(settings)], env=env, stdout=log, stderr=log
+            )
         try:
             wait_for_port(args.port, timeout=60)
         except TimeoutError:
@@ -98,21 +105,42 @@ def main(argv: list[str] | None = None) -> int:
         _say(f"simulating {args.machines} Windows machines, {args.events} events each")
         summary_file = state / "sim-summary.json"
         sim = subprocess.run(
-            [*wec, "sim", "--manager-url", f"http://wec.test.local:{args.port}/wsman/SubscriptionManager/WEC",
-             "--connect", f"127.0.0.1:{args.port}", "--machines", str(args.machines),
-             "--events", str(args.events), "--batch", "50", "--json",
-             "--principal", "DEMO{n:02d}$@WEC.TEST", "--keytab-dir", str(keytab_dir),
-             "--computer", "demo{n:02d}.wec.test.local"],
-            env=env, capture_output=True, text=True, timeout=300,
+            [
+                *wec,
+                "sim",
+                "--manager-url",
+                f"http://wec.test.local:{args.port}/wsman/SubscriptionManager/WEC",
+                "--connect",
+                f"127.0.0.1:{args.port}",
+                "--machines",
+                str(args.machines),
+                "--events",
+                str(args.events),
+                "--batch",
+                "50",
+                "--json",
+                "--principal",
+                "DEMO{n:02d}$@WEC.TEST",
+                "--keytab-dir",
+                str(keytab_dir),
+                "--computer",
+                "demo{n:02d}.wec.test.local",
+            ],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
         )
         summary_file.write_text(sim.stdout)
         if sim.returncode != 0:
             print(sim.stdout[-2000:], sim.stderr[-3000:], file=sys.stderr)
             return 1
         summary = json.loads(sim.stdout)
-        _say(f"simulator: {summary.get('events_acked')} events acked of {summary.get('events_sent')} sent, "
-             f"{summary.get('events_per_s', 0):.0f} events/s, ack p50 "
-             f"{summary.get('ack_latency_ms', {}).get('p50', 0):.1f} ms")
+        _say(
+            f"simulator: {summary.get('events_acked')} events acked of {summary.get('events_sent')} sent, "
+            f"{summary.get('events_per_s', 0):.0f} events/s, ack p50 "
+            f"{summary.get('ack_latency_ms', {}).get('p50', 0):.1f} ms"
+        )
         time.sleep(1.0)
         events_dir = state / "events"
         files = sorted(p for p in events_dir.rglob("*") if p.is_file())
@@ -129,10 +157,8 @@ def main(argv: list[str] | None = None) -> int:
         _say("try: .venv/bin/wec -c " + str(settings) + " subscriptions")
         if args.keep_running:
             _say("collector still running; Ctrl-C to stop")
-            try:
+            with contextlib.suppress(KeyboardInterrupt):
                 wecd_proc.wait()
-            except KeyboardInterrupt:
-                pass
         return 0 if files else 1
     finally:
         if wecd_proc is not None and wecd_proc.poll() is None:

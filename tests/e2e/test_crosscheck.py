@@ -48,8 +48,9 @@ def running(collector: Collector) -> Iterator[Collector]:
 
 
 @pytest.mark.parametrize("protocol", ["kerberos", "negotiate"])
-def test_pywinrm_and_pyspnego_client_is_accepted(running: Collector, monkeypatch: pytest.MonkeyPatch,
-                                                 protocol: str) -> None:
+def test_pywinrm_and_pyspnego_client_is_accepted(
+    running: Collector, monkeypatch: pytest.MonkeyPatch, protocol: str
+) -> None:
     monkeypatch.setenv("KRB5_CLIENT_KTNAME", str(running.kdc.client_keytabs["WIN10$@WEC.TEST"]))
     monkeypatch.setenv("KRB5CCNAME", f"MEMORY:{uuid.uuid4().hex}")
     client = spnego.client("WIN10$@WEC.TEST", hostname="wec.test.local", service="HTTP", protocol=protocol)
@@ -59,8 +60,15 @@ def test_pywinrm_and_pyspnego_client_is_accepted(running: Collector, monkeypatch
     http = http_client.HTTPConnection("127.0.0.1", running.port, timeout=20)
     try:
         token = base64.b64encode(client.step()).decode()
-        http.request("POST", path, body=b"", headers={"Authorization": f"Negotiate {token}",
-                                                      "Content-Type": "application/soap+xml;charset=UTF-16"})
+        http.request(
+            "POST",
+            path,
+            body=b"",
+            headers={
+                "Authorization": f"Negotiate {token}",
+                "Content-Type": "application/soap+xml;charset=UTF-16",
+            },
+        )
         first = http.getresponse()
         first.read()
         assert first.status == 200
@@ -69,17 +77,31 @@ def test_pywinrm_and_pyspnego_client_is_accepted(running: Collector, monkeypatch
         client.step(base64.b64decode(reply))
         assert client.complete
 
-        refs = [soap.RefParam("http://schemas.xmlsoap.org/ws/2004/08/eventing", "Identifier",
-                              SUBSCRIPTION_UUID.upper()),
-                soap.RefParam(None, "Version", "00000000-0000-0000-0000-000000000000")]
+        refs = [
+            soap.RefParam(
+                "http://schemas.xmlsoap.org/ws/2004/08/eventing", "Identifier", SUBSCRIPTION_UUID.upper()
+            ),
+            soap.RefParam(None, "Version", "00000000-0000-0000-0000-000000000000"),
+        ]
         message_id = soap.new_uuid()
-        heartbeat = soap.encode_utf16(soap.build_heartbeat(
-            to=url, machine_id="win10.wec.test", message_id=message_id, refs=refs,
-            session_id=soap.new_uuid(), operation_id=soap.new_uuid()))
+        heartbeat = soap.encode_utf16(
+            soap.build_heartbeat(
+                to=url,
+                machine_id="win10.wec.test",
+                message_id=message_id,
+                refs=refs,
+                session_id=soap.new_uuid(),
+                operation_id=soap.new_uuid(),
+            )
+        )
         encryption = winrm_encryption.Encryption(SimpleNamespace(auth=_PyspnegoAuth(client)), "kerberos")
         prepared = encryption.prepare_encrypted_request(requests.Session(), url, compress(heartbeat))
-        http.request("POST", path, body=prepared.body, headers={
-            "Content-Type": prepared.headers["Content-Type"], "Content-Encoding": "SLDC"})
+        http.request(
+            "POST",
+            path,
+            body=prepared.body,
+            headers={"Content-Type": prepared.headers["Content-Type"], "Content-Encoding": "SLDC"},
+        )
         resp = http.getresponse()
         content = resp.read()
         assert resp.status == 200, running.logs()[-2000:]

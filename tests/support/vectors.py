@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-__all__ = ["vectors_dir", "vector_path"]
+__all__ = ["vector_path", "vectors_dir"]
 
 _ROOT = Path(__file__).resolve().parents[2]
 

@@ -18,7 +18,6 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-
 __all__ = ["Kdc", "free_port", "kdc_available", "start_kdc", "wait_for_port"]
 
 REALM = "WEC.TEST"
@@ -43,7 +42,9 @@ def wait_for_port(port: int, host: str = "127.0.0.1", timeout: float = 15.0) -> 
 
 
 def kdc_available() -> bool:
-    return all(shutil.which(b) or Path(f"/usr/sbin/{b}").exists() for b in ("krb5kdc", "kdb5_util", "kadmin.local"))
+    return all(
+        shutil.which(b) or Path(f"/usr/sbin/{b}").exists() for b in ("krb5kdc", "kdb5_util", "kadmin.local")
+    )
 
 
 def _bin(name: str) -> str:
@@ -66,8 +67,13 @@ class Kdc:
         return self.directory / "krb5.conf"
 
     def kadmin(self, query: str) -> None:
-        subprocess.run([_bin("kadmin.local"), "-r", self.realm, "-q", query], env={**os.environ, **self.env},
-                       check=True, capture_output=True, timeout=30)
+        subprocess.run(
+            [_bin("kadmin.local"), "-r", self.realm, "-q", query],
+            env={**os.environ, **self.env},
+            check=True,
+            capture_output=True,
+            timeout=30,
+        )
 
     def add_client(self, name: str) -> Path:
         """Create a principal ``name@REALM`` (e.g. ``WIN11$``) with its own keytab."""
@@ -98,8 +104,12 @@ class Kdc:
                 self.proc.wait(timeout=5)
 
 
-def start_kdc(directory: Path, clients: tuple[str, ...] = ("WIN10$",), realm: str = REALM,
-              service_host: str = SERVICE_HOST) -> Kdc:
+def start_kdc(
+    directory: Path,
+    clients: tuple[str, ...] = ("WIN10$",),
+    realm: str = REALM,
+    service_host: str = SERVICE_HOST,
+) -> Kdc:
     """Create a realm in ``directory``, start krb5kdc on a free port and return it.
 
     The service keytab holds ``HTTP/<service_host>`` and ``HOST/<service_host>``
@@ -144,10 +154,19 @@ def start_kdc(directory: Path, clients: tuple[str, ...] = ("WIN10$",), realm: st
         "KRB5RCACHETYPE": "none",
     }
     full_env = {**os.environ, **env}
-    subprocess.run([_bin("kdb5_util"), "create", "-s", "-r", realm, "-P", "wec-test-master", "-W"],
-                   env=full_env, check=True, capture_output=True, timeout=60)
-    proc = subprocess.Popen([_bin("krb5kdc"), "-n", "-r", realm], env=full_env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    subprocess.run(
+        [_bin("kdb5_util"), "create", "-s", "-r", realm, "-P", "wec-test-master", "-W"],
+        env=full_env,
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
+    proc = subprocess.Popen(
+        [_bin("krb5kdc"), "-n", "-r", realm],
+        env=full_env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     kdc = Kdc(directory=directory, port=port, realm=realm, proc=proc, env=env)
     try:
         wait_for_port(port, timeout=15)
