@@ -361,10 +361,25 @@ def test_real_files_output_failure_fails_the_batch_and_recovers(tmp_path: Path) 
     with pytest.raises(DeliveryFailed) as info:
         pipeline.deliver(events, META)
     assert [label for label, _ in info.value.failures] == [f"#1 Files/Raw {blocker / 'messages'}"]
-    assert "Not a directory" in str(info.value)
+    assert isinstance(info.value.failures[0][1], OutputError)
+    assert isinstance(info.value.failures[0][1].__cause__, FileExistsError)
 
     blocker.unlink()
     pipeline.deliver(events, META)  # the batch arrives again and is accepted everywhere
 
     assert len((tmp_path / "ok" / "messages").read_bytes().splitlines()) == 2  # a duplicate, nothing lost
     assert len((blocker / "messages").read_bytes().splitlines()) == 1
+
+
+def test_a_shut_down_executor_fails_the_batch_instead_of_raising() -> None:
+    ex = ThreadPoolExecutor(max_workers=2)
+    ex.shutdown(wait=True)
+    fmt = CountingFormat("A")
+    drivers = [RecordingDriver(), RecordingDriver()]
+    pipeline = Pipeline([runtime(i, d, fmt) for i, d in enumerate(drivers)], executor=ex)
+
+    with pytest.raises(DeliveryFailed) as info:
+        pipeline.deliver(EVENTS, META)
+
+    assert sorted(label for label, _ in info.value.failures) == ["#0 Mem/A /out/0", "#1 Mem/A /out/1"]
+    assert all(isinstance(err, OutputError) for _, err in info.value.failures)

@@ -415,9 +415,9 @@ def _edit_outputs(sub: Subscription, args: argparse.Namespace) -> Subscription:
     action = args.outputs_command
     if action == "add":
         config: dict[str, Any] = {}
-        if args.config is not None:
+        if args.output_config is not None:
             try:
-                loaded = orjson.loads(args.config)
+                loaded = orjson.loads(args.output_config)
             except orjson.JSONDecodeError as err:
                 raise CliError(f"--config is not JSON: {err}", EXIT_USAGE) from err
             if not isinstance(loaded, dict):
@@ -672,7 +672,7 @@ def add_parsers(sub: Any) -> None:
     add = oo.add_parser("add", help="add an output")
     add.add_argument("-d", "--driver", required=True, choices=DRIVERS)
     add.add_argument("-f", "--format", dest="output_format", required=True, choices=FORMATS)
-    add.add_argument("--config", help='driver configuration as JSON, e.g. \'{"path": "/var/log/wec/{ip}"}\'')
+    add.add_argument("--config", dest="output_config", help='driver configuration as JSON, e.g. \'{"path": "/var/log/wec/{ip}"}\'')
     add.add_argument("--set", action="append", metavar="KEY=VALUE", help="one configuration key (repeatable)")
     add.add_argument("--disabled", action="store_true", help="add it disabled")
     for action in ("delete", "enable", "disable"):

@@ -101,9 +101,14 @@ class Pipeline:
                 if err is not None:
                     failures.append((o.label, err))
         else:
-            futures: dict[Future[BaseException | None], OutputRuntime] = {
-                self._executor.submit(_write_one, o, records[o.format.name], meta): o for o in self.outputs
-            }
+            futures: dict[Future[BaseException | None], OutputRuntime] = {}
+            for o in self.outputs:
+                try:
+                    futures[self._executor.submit(_write_one, o, records[o.format.name], meta)] = o
+                except RuntimeError as refused:
+                    # The executor was shut down under an in-flight batch (stop timeout):
+                    # refuse the batch (503), never let a RuntimeError escape as a 500.
+                    failures.append((o.label, OutputError(f"not written: {refused}")))
             done, pending = wait(futures, timeout=self.timeout, return_when=ALL_COMPLETED)
             for fut in done:
                 err = fut.result()
