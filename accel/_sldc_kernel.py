@@ -3,10 +3,10 @@
 
 Theory of operation (ECMA-321 §7–§8, PROTOCOL.md §6):
 
-* Bit reader. ``src`` is the body plus 16 zero bytes, so a 7-byte big-endian window can always be
-  loaded. ``_window(src, pos)`` returns the 56 bits starting at bit ``pos`` (MSB first), of which
-  at least 49 are real: more than the longest symbol (23 bits, a copy pointer) and the longest
-  pad (31 bits). The reader keeps no state but ``pos``; the window is re-read per symbol. Every
+* Bit reader. ``src`` is the body plus 16 zero bytes, so an 8-byte load at any bit position
+  of the body stays inside it. ``_window(src, pos)`` returns the 56 bits starting at bit ``pos``
+  (MSB first): more than the longest symbol (23 bits, a copy pointer) and the longest pad
+  (31 bits). The reader keeps no state but ``pos``; the window is re-read per symbol. Every
   value stays a non-negative int64 so numba never mixes signed and unsigned (which it would
   promote to float64).
 * A symbol is decoded first and its length checked against ``nbits`` second: bits past the end
@@ -16,7 +16,7 @@ Theory of operation (ECMA-321 §7–§8, PROTOCOL.md §6):
   ECMA-321 §7.3 maps location ``L`` to the most recent output byte whose index since the last
   Reset is congruent to ``L`` mod 1024, so a copy from location ``loc`` reads
   ``out[o - dist]`` with ``dist = ((w - loc - 1) mod 1024) + 1`` (``w`` = write location). Wrap
-  1023 → 0 and overlapping copies fall out of a forward byte loop. A copy that reaches further
+  1023 → 0 and overlapping copies fall out of a forward copy. A copy that reaches further
   back than the bytes written since the last Reset reads history "never written" and is
   rejected. A copy from ``loc == w`` in a full history reads the oldest byte (dist 1024), which
   is well defined and accepted.
@@ -33,7 +33,7 @@ from llvmlite import ir
 from numba import types
 from numba.core.extending import intrinsic
 
-from accel._jit import inner, kernel
+from accel._jit import inlined, inner, kernel
 
 # Status codes returned by the kernel; accel.sldc turns them into SldcError reasons.
 OK = 0
@@ -183,18 +183,7 @@ def _run(
                 if dist > rel:
                     status = UNWRITTEN
                     break
-                s = o - dist
-                if dist >= 8:
-                    # 8 bytes at a time, overshooting into the slack: a chunk never reads
-                    # what it writes, and every byte it reads was written before.
-                    _copy8(out, o, s)
-                    i = 8
-                    while i < count:
-                        _copy8(out, o + i, s + i)
-                        i += 8
-                else:
-                    for i in range(count):
-                        out[o + i] = out[s + i]
+                _copy(out, o, dist, count)
                 o += count
             else:
                 pos, scheme, base, status = _control(src, nbits, pos, w, scheme, base, o)
@@ -265,19 +254,27 @@ def _scheme1_run(
         dist = ((rel - loc - 1) & 1023) + 1
         if dist > rel:
             break
-        s = o - dist
-        if dist >= 8:
-            _copy8(out, o, s)
-            i = 8
-            while i < count:
-                _copy8(out, o + i, s + i)
-                i += 8
-        else:
-            for i in range(count):
-                out[o + i] = out[s + i]
+        _copy(out, o, dist, count)
         o += count
         pos += 11 + flen
     return pos, o
+
+
+@inlined
+def _copy(out: np.ndarray, o: int, dist: int, count: int) -> None:  # pragma: no cover - compiled
+    """``count`` bytes from ``dist`` back, byte by byte in effect (so overlaps repeat)."""
+    s = o - dist
+    if dist >= 8:
+        # 8 bytes at a time, overshooting into the slack: a chunk never reads what it
+        # writes, and every byte it reads was written before.
+        _copy8(out, o, s)
+        i = 8
+        while i < count:
+            _copy8(out, o + i, s + i)
+            i += 8
+    else:
+        for i in range(count):
+            out[o + i] = out[s + i]
 
 
 @inner

@@ -117,7 +117,7 @@ def decompress(data: bytes, *, max_output: int | None = None) -> bytes:
     elif max_output < 0:
         raise ValueError("max_output must be >= 0")
     else:
-        cap = max_output
+        cap = min(max_output, 1 << 62)  # stays an int64 in the kernel, whatever is asked
     n = len(data)
     src = np.zeros(n + _k.SRC_PAD, dtype=np.uint8)
     src[:n] = np.frombuffer(data, dtype=np.uint8)

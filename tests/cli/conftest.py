@@ -101,7 +101,7 @@ def subscription_file(
     path: str = "/var/log/wec/{ip}/{client}/messages",
 ) -> str:
     return (
-        f'uuid = "{uuid}"\nname = "{name}"\nquery = \'\'\'{query}\'\'\'\n\n[options]\n{options}\n{extra}\n'
+        f"uuid = \"{uuid}\"\nname = \"{name}\"\nquery = '''{query}'''\n\n[options]\n{options}\n{extra}\n"
         f'[[outputs]]\ndriver = "Files"\nformat = "Json"\nconfig = {{ path = "{path}" }}\n'
     )
 

@@ -82,7 +82,9 @@ def _post(c: Collector, client: str, offered: soap.OfferedSubscription, *, event
                 soap.bookmark_list_xml({entry.channel: entry.record_id}, entry.channel), session, op,
             )  # fmt: skip
         else:
-            xml = soap.build_heartbeat(offered.notify_to, m.config.computer, soap.new_uuid(), offered.refs, session, op)
+            xml = soap.build_heartbeat(
+                offered.notify_to, m.config.computer, soap.new_uuid(), offered.refs, session, op
+            )
         return conn.post(soap.encode_utf16(xml)).status
     finally:
         conn.close()
@@ -92,7 +94,9 @@ def _wait(c: Collector, predicate: object, what: str) -> None:
     assert c.wait_for(predicate, timeout=SYNC_WAIT, interval=0.2), f"{what}\n{c.logs()[-3000:]}"
 
 
-def test_a_subscription_created_while_wecd_runs_is_offered_at_the_next_enumeration(collector: Collector) -> None:
+def test_a_subscription_created_while_wecd_runs_is_offered_at_the_next_enumeration(
+    collector: Collector,
+) -> None:
     collector.start()
     assert _offers(collector) == ()
     collector.add_subscription(subscription_toml())
@@ -195,7 +199,10 @@ class _TcpSink:
 def test_reload_makes_the_running_server_rebuild_that_subscriptions_outputs(collector: Collector) -> None:
     sink = _TcpSink()
     try:
-        outputs = f'[[outputs]]\ndriver = "Tcp"\nformat = "Raw"\nconfig = {{ host = "127.0.0.1", port = {sink.port} }}\n'
+        outputs = (
+            '[[outputs]]\ndriver = "Tcp"\nformat = "Raw"\n'
+            f'config = {{ host = "127.0.0.1", port = {sink.port} }}\n'
+        )
         collector.add_subscription(subscription_toml(outputs=outputs))
         collector.start()
         stats = _machine(collector, events=3).run()

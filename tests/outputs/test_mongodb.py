@@ -24,13 +24,6 @@ from wec.outputs.mongodb import DEDUP_INDEX, INDEXES, TTL_INDEX, MongoDBDriver, 
 JSON = DriverContext(format_name="Json", logger=logging.getLogger("tests.outputs"))
 
 
-@dataclasses.dataclass(frozen=True)
-class BatchWithRaw(OutputBatch):
-    """OutputBatch plus the raw XML, as the pipeline passes it when an output keeps it."""
-
-    raw: tuple[str, ...] = ()
-
-
 @pytest.fixture
 def names() -> tuple[str, str]:
     return "wec_test", f"events_{uuid.uuid4().hex[:10]}"
@@ -121,7 +114,7 @@ class TestDocuments:
         evs = events(2)
         raw = tuple(raw_record(e).decode() for e in evs)
         d = driver(secantus, names, keep_raw=True)
-        d.write(BatchWithRaw(records=tuple(records(evs)), meta=META, raw=raw))
+        d.write(OutputBatch(records=tuple(records(evs)), meta=META, raw=raw))
         with pytest.raises(OutputError, match="keep_raw"):
             d.write(batch(records(events(1, start=50))))  # a pipeline that does not pass the XML
         d.close()

@@ -138,7 +138,7 @@ def _err(text: str) -> str:
         (BASE + "[options]\nmax_tiem = 5\n" + OUTPUT, "'max_tiem' in [options]"),
         (BASE + "[filter]\noperation = 'Only'\nprincipals = []\n" + OUTPUT, "'principals' in [filter]"),
         (BASE + OUTPUT.replace("enabled", "x") + "colour = 1\n", "'colour' in [[outputs]] #1"),
-        (BASE + OUTPUT.replace("path =", "paht ="), "'paht' in [[outputs]] #1 config"),
+        (BASE + OUTPUT.replace("path =", "paht ="), "[[outputs]] #1 config: Files: unknown config key 'paht'"),
     ],
 )
 def test_unknown_keys_are_rejected_naming_the_key_and_file(text: str, named: str) -> None:
@@ -177,7 +177,7 @@ def test_unknown_keys_are_rejected_naming_the_key_and_file(text: str, named: str
         (BASE + "[[outputs]]\ndriver = 'Kafka'\nformat = 'Raw'\nconfig = { options = {} }\n", "'topic'"),
         (
             BASE + "[[outputs]]\ndriver = 'Redis'\nformat = 'Raw'\nconfig = { addr = 'a', list = 3 }\n",
-            "must be a string",
+            "'list': expected a non-empty string",
         ),
         (
             BASE + "[[outputs]]\ndriver = 'Files'\nformat = 'Raw'\nconfig = { path = 1979-05-27 }\n",
@@ -287,7 +287,7 @@ def test_dump_round_trips_awkward_strings(name: str, path: str, locale: str | No
         query=query,
         locale=locale,
         filter=ClientFilter(FilterOperation.ONLY, targets=tuple(dict.fromkeys((name, path + tail)))),
-        outputs=(OutputConfig("Kafka", "Json", {"topic": path + tail, "options": {name + tail: path}}),),
+        outputs=(OutputConfig("Kafka", "Json", {"topic": "t" + path + tail, "options": {"client.id": name + tail + path}}),),
     )
     assert parse_subscription(dump_subscription(sub)) == sub
 

@@ -64,7 +64,9 @@ def _upgrade(ctx: Context, store: Any, args: argparse.Namespace) -> int:
     current = store.schema_version()
     if current is not None and current > store.latest_version():
         raise CliError(
-            f"the database has schema version {current}, newer than this wec knows ({store.latest_version()})", 3
+            f"the database has schema version {current}, newer than this wec knows "
+            f"({store.latest_version()})",
+            3,
         )
     pending = store.migrations_pending()
     if not pending:
@@ -90,7 +92,9 @@ def _downgrade(ctx: Context, store: Any, args: argparse.Namespace) -> int:
     undo = store.migrations_to_undo(target)
     for m in undo:
         ctx.out.note(f"will undo {m.version:04d}_{m.name}")
-    ctx.out.warn(f"what schema versions above {target} hold is lost" + (" (every table)" if target == 0 else ""))
+    ctx.out.warn(
+        f"what schema versions above {target} hold is lost" + (" (every table)" if target == 0 else "")
+    )
     if not ctx.confirm(f"downgrade the schema from {current} to {target}?", args.yes):
         raise CliError("nothing changed")
     store.downgrade(target)

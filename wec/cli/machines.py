@@ -126,7 +126,7 @@ def cmd_heartbeats(ctx: Context, args: argparse.Namespace) -> int:
 def cmd_stats(ctx: Context, args: argparse.Namespace) -> int:
     subs = [ctx.subscription(args.subscription)] if args.subscription else ctx.store.list_subscriptions()
     now = _now(args)
-    result = []
+    result: list[dict[str, Any]] = []
     for sub in subs:
         interval = _interval(sub, args)
         start = now - timedelta(seconds=interval)
@@ -173,7 +173,11 @@ def cmd_bookmarks_show(ctx: Context, args: argparse.Namespace) -> int:
     if args.format == "json":
         ctx.out.json(
             [
-                {"machine": b.client, "subscription": {"uuid": sub.uuid, "name": sub.name}, "bookmark": b.bookmark}
+                {
+                    "machine": b.client,
+                    "subscription": {"uuid": sub.uuid, "name": sub.name},
+                    "bookmark": b.bookmark,
+                }
                 for b in rows
             ]
         )

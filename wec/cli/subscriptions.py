@@ -116,7 +116,9 @@ def cmd_list(ctx: Context, args: argparse.Namespace) -> int:
                     "offered": s.is_offerable(),
                     "uri": s.uri,
                     "revision": s.revision,
-                    "outputs": [{"driver": o.driver, "format": o.format, "enabled": o.enabled} for o in s.outputs],
+                    "outputs": [
+                        {"driver": o.driver, "format": o.format, "enabled": o.enabled} for o in s.outputs
+                    ],
                 }
                 for s in subs
             ]
@@ -134,10 +136,13 @@ def cmd_list(ctx: Context, args: argparse.Namespace) -> int:
 
 def _show_dict(sub: Subscription) -> dict[str, Any]:
     from wec.protocol import subscription_version
-
     from wec.subscriptions.export import subscription_to_json_dict
 
-    return {**subscription_to_json_dict(sub), "version": subscription_version(sub), "offered": sub.is_offerable()}
+    return {
+        **subscription_to_json_dict(sub),
+        "version": subscription_version(sub),
+        "offered": sub.is_offerable(),
+    }
 
 
 def cmd_show(ctx: Context, args: argparse.Namespace) -> int:
@@ -672,7 +677,11 @@ def add_parsers(sub: Any) -> None:
     add = oo.add_parser("add", help="add an output")
     add.add_argument("-d", "--driver", required=True, choices=DRIVERS)
     add.add_argument("-f", "--format", dest="output_format", required=True, choices=FORMATS)
-    add.add_argument("--config", dest="output_config", help='driver configuration as JSON, e.g. \'{"path": "/var/log/wec/{ip}"}\'')
+    add.add_argument(
+        "--config",
+        dest="output_config",
+        help='driver configuration as JSON, e.g. \'{"path": "/var/log/wec/{ip}"}\'',
+    )
     add.add_argument("--set", action="append", metavar="KEY=VALUE", help="one configuration key (repeatable)")
     add.add_argument("--disabled", action="store_true", help="add it disabled")
     for action in ("delete", "enable", "disable"):
@@ -718,7 +727,9 @@ def add_parsers(sub: Any) -> None:
         p.add_argument("subscription")
         state = p.add_mutually_exclusive_group()
         state.add_argument("-a", "--active", action="store_true", help="only sources that sent events")
-        state.add_argument("-l", "--alive", action="store_true", help="only sources that sent only heartbeats")
+        state.add_argument(
+            "-l", "--alive", action="store_true", help="only sources that sent only heartbeats"
+        )
         state.add_argument("-d", "--dead", action="store_true", help="only silent sources")
         p.add_argument("-i", "--interval", type=int, metavar="S", help="window (default: heartbeat_interval)")
         p.add_argument("--at", metavar="TIME", help="classify as of TIME (ISO 8601) instead of now")

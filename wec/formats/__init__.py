@@ -63,6 +63,14 @@ class BatchResult:
     failures: dict[str, int]
     parse_errors: dict[ErrorType, int] = field(default_factory=dict)
     parsed: list[ParsedEvent] = field(default_factory=list)
+    # For a format that dropped events: the batch index of each of its records.
+    kept: dict[str, list[int]] = field(default_factory=dict)
+
+    def raw_for(self, name: str, raw_events: Sequence[str]) -> tuple[str, ...]:
+        """The received XML of each record of format ``name``, aligned with ``records[name]``."""
+        if name in self.kept:
+            return tuple(raw_events[i] for i in self.kept[name])
+        return tuple(raw_events)
 
     @property
     def dropped(self) -> int:
@@ -90,7 +98,8 @@ def format_batch(raw_events: Sequence[str], meta: EventMeta, formats: Iterable[F
     items = list(unique.items())
     logged: set[str] = set()
 
-    for raw in raw_events:
+    kept: dict[str, list[int]] = {}
+    for index, raw in enumerate(raw_events):
         parsed: ParsedEvent | None = None
         if need_parse:
             parsed = _safe_parse(raw)
@@ -107,9 +116,13 @@ def format_batch(raw_events: Sequence[str], meta: EventMeta, formats: Iterable[F
                     log.exception("format %s failed on an event; it is dropped from that format", name)
                 record = None
             if record is None:
+                if name not in kept:  # from now on, remember which events this format kept
+                    kept[name] = list(range(index))
                 failures[name] += 1
             else:
                 records[name].append(record)
+                if name in kept:
+                    kept[name].append(index)
 
     for etype, n in parse_errors.items():
         # One line per batch and type: a source resending a bad event must not flood the log.
@@ -120,4 +133,4 @@ def format_batch(raw_events: Sequence[str], meta: EventMeta, formats: Iterable[F
     for name, n in failures.items():
         if n:
             log.warning("format %s dropped %d of %d events of this batch", name, n, len(raw_events))
-    return BatchResult(records, failures, parse_errors, parsed_events)
+    return BatchResult(records, failures, parse_errors, parsed_events, kept)

@@ -26,6 +26,8 @@ class OutputBatch:
 
     records: tuple[bytes, ...]
     meta: EventMeta
+    # The events' XML as received, one per record (MongoDB's keep_raw stores it).
+    raw: tuple[str, ...] | None = None
 
 
 class Driver(Protocol):

@@ -31,6 +31,9 @@ class DriverContext:
     format_name: str | None = None
     # settings ``server.state_dir``: relative output paths (Files, UnixDatagram) start there
     base_dir: str | None = None
+    # validating a subscription file (wec subscriptions load): check keys and values only, do
+    # not touch files or sockets that exist on the collector nodes
+    check_only: bool = False
     logger: logging.Logger = field(default_factory=lambda: logging.getLogger("wec.outputs"))
 
 

@@ -143,14 +143,9 @@ class FilesDriver:
 
     @classmethod
     def from_config(cls, config: dict[str, Any], *, context: Any = None) -> FilesDriver:
-        unknown = set(config) - _KNOWN_KEYS
-        if unknown:
-            raise ValueError(
-                f"unknown Files output key(s): {', '.join(sorted(unknown))} "
-                f"(known: path, fsync, escape_newlines)"
-            )
         # Typed reading: `fsync = "false"` must be an error, not a truthy string.
         reader = ConfigReader("Files", config)
+        reader.check_keys(_KNOWN_KEYS)
         path = reader.required_string("path")
         fsync = reader.boolean("fsync", False)
         escape_newlines = reader.boolean("escape_newlines", True)

@@ -145,7 +145,11 @@ class KafkaDriver:
         for name, value in own.items():
             if not isinstance(value, str | int | float | bool):
                 raise r.error("options", f"option {name!r}: expected a string, number or boolean")
-        return cls(topics, _effective_options(context.kafka_options, own), logger=context.logger)
+        options = _effective_options(context.kafka_options, own)
+        if context.check_only and not options.get("bootstrap.servers"):
+            # The brokers may come from the collector's settings, which a file check lacks.
+            options = {**options, "bootstrap.servers": "(from the collector's settings)"}
+        return cls(topics, options, logger=context.logger)
 
     def _topics_for(self, count: int) -> list[str]:
         n = len(self.topics)

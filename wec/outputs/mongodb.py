@@ -222,7 +222,7 @@ class MongoDBDriver:
     # --- the Driver contract -------------------------------------------------------------------
 
     def _documents(self, batch: OutputBatch) -> list[dict[str, Any]]:
-        raws: tuple[str, ...] | None = getattr(batch, "raw", None)
+        raws = batch.raw
         if self.keep_raw and (raws is None or len(raws) != len(batch.records)):
             raise OutputError(
                 "MongoDB output: keep_raw is set but the batch carries no raw XML (OutputBatch.raw)"

@@ -66,13 +66,16 @@ class DeliveryReport:
 
 def _format_all(
     events: Sequence[str], meta: EventMeta, formats: dict[str, Format]
-) -> tuple[dict[str, tuple[bytes, ...]], dict[str, int]]:
+) -> tuple[dict[str, OutputBatch], dict[str, int]]:
     """Serialise the batch once per distinct format, parsing each event at most once."""
     from wec.formats import format_batch
 
     result = format_batch(events, meta, formats.values())
-    records = {name: tuple(recs) for name, recs in result.records.items()}
-    return records, dict(result.failures)
+    batches = {
+        name: OutputBatch(records=tuple(recs), meta=meta, raw=result.raw_for(name, events))
+        for name, recs in result.records.items()
+    }
+    return batches, dict(result.failures)
 
 
 class Pipeline:
@@ -93,18 +96,18 @@ class Pipeline:
         start = time.monotonic()
         if not self.outputs:
             raise DeliveryFailed([("(none)", OutputError("subscription has no enabled output"))])
-        records, format_failures = _format_all(events, meta, self._formats)
+        batches, format_failures = _format_all(events, meta, self._formats)
         failures: list[tuple[str, BaseException]] = []
         if len(self.outputs) == 1 or self._executor is None:
             for o in self.outputs:
-                err = _write_one(o, records[o.format.name], meta)
+                err = _write_one(o, batches[o.format.name])
                 if err is not None:
                     failures.append((o.label, err))
         else:
             futures: dict[Future[BaseException | None], OutputRuntime] = {}
             for o in self.outputs:
                 try:
-                    futures[self._executor.submit(_write_one, o, records[o.format.name], meta)] = o
+                    futures[self._executor.submit(_write_one, o, batches[o.format.name])] = o
                 except RuntimeError as refused:
                     # The executor was shut down under an in-flight batch (stop timeout):
                     # refuse the batch (503), never let a RuntimeError escape as a 500.
@@ -138,9 +141,9 @@ class Pipeline:
                 log.exception("output %s: close failed", o.label)
 
 
-def _write_one(o: OutputRuntime, records: tuple[bytes, ...], meta: EventMeta) -> BaseException | None:
+def _write_one(o: OutputRuntime, batch: OutputBatch) -> BaseException | None:
     try:
-        o.driver.write(OutputBatch(records=records, meta=meta))
+        o.driver.write(batch)
     except OutputError as err:
         return err
     except Exception as err:  # a driver bug must fail the batch, not the server

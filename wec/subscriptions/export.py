@@ -36,7 +36,7 @@ def subscription_to_json_dict(sub: Subscription) -> dict[str, Any]:
 
 
 def dump_json(subs: Sequence[Subscription]) -> bytes:
-    """An indented, key-sorted-free (file order) JSON document ending with a newline."""
+    """The export document, indented, keys in file order, ending with a newline."""
     return (
         orjson.dumps(
             {

@@ -33,9 +33,16 @@ from wec.subscriptions.model import (
 )
 from wec.subscriptions.query import QueryError, parse_query
 
+
+def check_output_config(driver: str, fmt: str, config: dict[str, Any]) -> None:
+    """Build (and close) the driver to validate its configuration; it opens no connection."""
+    from wec.outputs.context import DriverContext
+    from wec.outputs.registry import build_driver
+
+    build_driver(driver, dict(config), DriverContext(format_name=fmt, check_only=True)).close()
+
 __all__ = [
     "DRIVERS",
-    "DRIVER_CONFIG_KEYS",
     "FORMATS",
     "SubscriptionFileError",
     "dump_subscription",
@@ -50,33 +57,6 @@ __all__ = [
 
 DRIVERS = ("Files", "Tcp", "Redis", "Kafka", "UnixDatagram", "MongoDB")
 FORMATS = ("Raw", "RawJson", "Json", "Nxlog")
-
-# Accepted [outputs.config] keys per driver, with the required ones. None = the driver checks
-# its own configuration (wec's MongoDB output has no OpenWEC counterpart to follow).
-DRIVER_CONFIG_KEYS: dict[str, tuple[frozenset[str], frozenset[str]] | None] = {
-    "Files": (
-        frozenset({"path", "base", "split_on_addr_index", "append_node_name", "filename"}),
-        frozenset(),
-    ),
-    "Kafka": (frozenset({"topic", "options"}), frozenset({"topic"})),
-    "Tcp": (
-        frozenset(
-            {
-                "host",
-                "addr",
-                "port",
-                "tls_enabled",
-                "tls_certificate_authorities",
-                "tls_certificate",
-                "tls_key",
-            }
-        ),
-        frozenset({"port"}),
-    ),
-    "Redis": (frozenset({"addr", "list"}), frozenset({"addr", "list"})),
-    "UnixDatagram": (frozenset({"path"}), frozenset({"path"})),
-    "MongoDB": None,
-}
 
 _TOP_KEYS = frozenset({"uuid", "version", "name", "query", "options", "filter", "outputs"})
 _FILTER_KEYS = frozenset({"operation", "type", "flags", "targets", "princs", "cert_subjects"})
@@ -316,13 +296,18 @@ def _check_json_values(r: _Reader, v: Any, where: str) -> None:
         raise r.fail(f"{where} holds a {type(v).__name__}; use a string")
 
 
+_LEGACY_FILES_KEYS = ("base", "split_on_addr_index", "append_node_name", "filename")
+
+
 def _files_config(r: _Reader, c: dict[str, Any], w: str) -> dict[str, Any]:
-    path = r.string(c, "path", w)
-    if path is not None:
-        return {"path": path}  # like OpenWEC, an explicit path wins over the legacy keys
+    """OpenWEC's legacy Files keys become ``path``; every other key is the driver's to check."""
+    rest = {k: v for k, v in c.items() if k not in _LEGACY_FILES_KEYS}
+    if r.string(c, "path", w) is not None:
+        return rest  # like OpenWEC, an explicit path wins over the legacy keys
     split = r.integer(c, "split_on_addr_index", w, 0, 255)
     append = r.boolean(c, "append_node_name", w)
-    return {"path": files_legacy_path(r.string(c, "base", w), split, append, r.string(c, "filename", w))}
+    rest["path"] = files_legacy_path(r.string(c, "base", w), split, append, r.string(c, "filename", w))
+    return rest
 
 
 def _tcp_config(r: _Reader, c: dict[str, Any], w: str) -> dict[str, Any]:
@@ -343,20 +328,6 @@ def _tcp_config(r: _Reader, c: dict[str, Any], w: str) -> dict[str, Any]:
     elif cas is not None and (not isinstance(cas, list) or not all(isinstance(x, str) for x in cas)):
         raise r.fail(f"{w} 'tls_certificate_authorities' must be a string or an array of strings")
     return out
-
-
-def _generic_config(r: _Reader, c: dict[str, Any], w: str, driver: str) -> dict[str, Any]:
-    if driver == "Kafka":
-        r.string(c, "topic", w, required=True)
-        opts = c.get("options", {})
-        if not isinstance(opts, dict) or not all(isinstance(v, str) for v in opts.values()):
-            raise r.fail(f"{w} 'options' must be a table of strings")
-    elif driver in ("Redis", "UnixDatagram"):
-        spec = DRIVER_CONFIG_KEYS[driver]
-        assert spec is not None
-        for k in spec[1]:
-            r.string(c, k, w, required=True)
-    return dict(c)
 
 
 _CONFIG_READERS: dict[str, Callable[[_Reader, dict[str, Any], str], dict[str, Any]]] = {
@@ -384,14 +355,16 @@ def _outputs(r: _Reader, raw: Any) -> tuple[OutputConfig, ...]:
             raise r.fail(f"{w} 'config' must be a table ([outputs.config])")
         cw = f"{w} config"
         _check_json_values(r, config, cw)
-        spec = DRIVER_CONFIG_KEYS.get(driver)
-        if spec is not None:
-            r.keys(config, spec[0], cw)
-            for k in spec[1]:
-                if k not in config:
-                    raise r.fail(f"missing required key {k!r} in {cw}")
         reader = _CONFIG_READERS.get(driver)
-        config = reader(r, config, cw) if reader is not None else _generic_config(r, config, cw, driver)
+        if reader is not None:  # OpenWEC's old spellings → today's keys
+            config = reader(r, config, cw)
+        # The driver itself is the one judge of its keys (unknown, missing, wrong type), so the
+        # file loader and the running server can never disagree about a configuration.
+        try:
+            check_output_config(driver, fmt, config)
+        except (ValueError, ImportError) as err:
+            raise r.fail(f"{cw}: {err}") from err
+        config = dict(config)
         result.append(
             OutputConfig(
                 driver=driver, format=fmt, config=config, enabled=True if enabled is None else enabled

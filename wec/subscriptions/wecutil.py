@@ -65,8 +65,8 @@ _DEFAULT_SDDL = "O:NSG:BAD:P(A;;GA;;;DC)(A;;GA;;;DD)S:"
 # Elements of a wecutil export that have no wec counterpart and are dropped silently: they
 # describe where the *Windows* collector stores events, or are informational only.
 _SILENT = frozenset(
-    {"Description", "TransportName", "TransportPort", "LogFile", "PublisherName", "Expires", "CredentialsType",
-     "CommonUserName", "CommonPassword", "HostName", "DeliveryMode"}
+    {"Description", "TransportName", "TransportPort", "LogFile", "PublisherName", "Expires",
+     "CredentialsType", "CommonUserName", "CommonPassword", "HostName", "DeliveryMode"}
 )  # fmt: skip
 
 
@@ -96,7 +96,7 @@ def _decode(data: bytes) -> str:
 
 
 def _local(el: etree._Element) -> str:
-    return etree.QName(el).localname
+    return str(etree.QName(el).localname)
 
 
 def _text(el: etree._Element | None) -> str | None:
@@ -244,7 +244,8 @@ def parse_windows(data: bytes | str, *, uuid: str | None = None, source: str = "
     non_domain = _child(root, "AllowedSourceNonDomainComputers")
     if non_domain is not None and "".join(non_domain.itertext()).strip():
         warnings.append(
-            "<AllowedSourceNonDomainComputers> is ignored: configure TLS client certificates in wec's settings"
+            "<AllowedSourceNonDomainComputers> is ignored: "
+            "configure TLS client certificates in wec's settings"
         )
     known = {
         "SubscriptionId", "SubscriptionType", "Query", "ConfigurationMode", "Delivery", "Enabled",
@@ -287,6 +288,8 @@ def dump_windows(sub: Subscription) -> tuple[bytes, tuple[str, ...]]:
             warnings.append(f"{field} has no wecutil element and is not exported")
     if "]]>" in sub.query:
         raise WecutilError("the query contains ']]>', which cannot be written inside CDATA")
+    # Windows calls the raw form "Events".
+    content = "RenderedText" if sub.content_format is ContentFormat.RENDERED_TEXT else "Events"
     batching = [f"      <MaxLatencyTime>{sub.max_time * 1000}</MaxLatencyTime>"]
     if sub.max_elements is not None:
         batching.insert(0, f"      <MaxItems>{sub.max_elements}</MaxItems>")
@@ -310,8 +313,7 @@ def dump_windows(sub: Subscription) -> tuple[bytes, tuple[str, ...]]:
         f"  <Query><![CDATA[{sub.query}]]></Query>",
         f"  <ReadExistingEvents>{'true' if sub.read_existing_events else 'false'}</ReadExistingEvents>",
         "  <TransportName>HTTP</TransportName>",
-        f"  <ContentFormat>{'RenderedText' if sub.content_format is ContentFormat.RENDERED_TEXT else 'Events'}"
-        "</ContentFormat>",
+        f"  <ContentFormat>{content}</ContentFormat>",
     ]
     if sub.locale:
         lines.append(f'  <Locale Language="{_esc(sub.locale)}"/>')
