@@ -17,11 +17,13 @@ import threading
 import time
 from dataclasses import dataclass, field
 from types import FrameType
+from typing import Any
 
 import accel
 from wec.auth.kerberos import KerberosAcceptor
 from wec.config import Settings
 from wec.logsetup import reopen_logs
+from wec.metrics import Metrics, start_monitoring
 from wec.outputs import files as files_output
 from wec.service import CollectorService
 from wec.store import HeartbeatQueue, Store, open_store
@@ -40,6 +42,8 @@ class Daemon:
     service: CollectorService | None = None
     heartbeats: HeartbeatQueue | None = None
     servers: list[WecServer] = field(default_factory=list)
+    metrics: Metrics | None = None
+    monitoring: Any = None
     _threads: list[threading.Thread] = field(default_factory=list)
     _stop: threading.Event = field(default_factory=threading.Event)
     _hup: threading.Event = field(default_factory=threading.Event)
@@ -55,7 +59,8 @@ class Daemon:
             self.store, s.server.flush_heartbeats_interval, s.server.heartbeats_queue_size
         )
         files_output.configure_handles(s.outputs.files_descriptor_close_timeout)
-        self.service = CollectorService(s, self.store, self.heartbeats)
+        self.metrics = Metrics(s.monitoring)
+        self.service = CollectorService(s, self.store, self.heartbeats, metrics=self.metrics)
         self.service.sync(force=True)
         for c in s.collectors:
             acceptor = None
@@ -88,6 +93,8 @@ class Daemon:
         return [int(srv.bind_addr[1]) for srv in self.servers]
 
     def serve_forever(self) -> None:
+        if self.settings.monitoring is not None and self.metrics is not None:
+            self.monitoring = start_monitoring(self.settings.monitoring, self.metrics)
         for srv in self.servers:
             t = threading.Thread(target=srv.serve, name=f"wec-http-{srv.bind_addr[1]}", daemon=True)
             t.start()
@@ -97,13 +104,21 @@ class Daemon:
     def _housekeeping(self) -> None:
         assert self.service is not None
         s = self.settings.server
-        last_gc = time.monotonic()
+        last_gc = last_machines = time.monotonic()
+        machines_every = (
+            self.settings.monitoring.machines_refresh_interval if self.settings.monitoring else None
+        )
+        if machines_every:
+            self.service.refresh_machine_metrics()
         while not self._stop.is_set():
             self._stop.wait(min(s.db_sync_interval, 1.0))
             if self._hup.is_set():
                 self._hup.clear()
                 self._reload()
             self.service.maybe_sync()
+            if machines_every and time.monotonic() - last_machines >= machines_every:
+                last_machines = time.monotonic()
+                self.service.refresh_machine_metrics()
             if time.monotonic() - last_gc >= self.settings.outputs.garbage_collect_interval:
                 last_gc = time.monotonic()
                 closed = files_output.close_idle_handles()
@@ -151,6 +166,8 @@ class Daemon:
         if self.heartbeats is not None:
             self.heartbeats.close()
         files_output.close_all_handles()
+        if self.monitoring is not None:
+            self.monitoring.shutdown()
         if self.store is not None:
             self.store.close()
         log.warning("stopped")

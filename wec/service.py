@@ -18,11 +18,12 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from wec.config import CollectorSettings, Settings
 from wec.formats.base import EventMeta
+from wec.metrics import Metrics
 from wec.outputs.context import DriverContext
 from wec.outputs.pipeline import DeliveryFailed, Pipeline, build_pipeline
 from wec.protocol import (
@@ -87,9 +88,16 @@ def _outputs_key(sub: Subscription) -> tuple[str, ...]:
 
 class CollectorService:
     def __init__(
-        self, settings: Settings, store: Store, heartbeats: HeartbeatQueue, *, output_threads: int = 16
+        self,
+        settings: Settings,
+        store: Store,
+        heartbeats: HeartbeatQueue,
+        *,
+        output_threads: int = 16,
+        metrics: Metrics | None = None,
     ) -> None:
         self.settings = settings
+        self.metrics = metrics or Metrics(settings.monitoring)
         self.store = store
         self.heartbeats = heartbeats
         self._executor = ThreadPoolExecutor(max_workers=output_threads, thread_name_prefix="wec-output")
@@ -187,6 +195,19 @@ class CollectorService:
         for p in pipelines:
             p.reopen()
 
+    def refresh_machine_metrics(self, now: datetime | None = None) -> None:
+        """``openwec_machines{state}`` per subscription (OpenWEC refreshes it every 30 s)."""
+        now = now or datetime.now(UTC)
+        for r in self.runtimes():
+            sub = r.subscription
+            start = now - timedelta(seconds=sub.heartbeat_interval)
+            try:
+                counts = self.store.machine_states(sub.uuid, start).counts()
+            except Exception:
+                log.exception("cannot count the machines of subscription %s", sub.name)
+                continue
+            self.metrics.set_machines(sub.uuid_upper, sub.name, {str(k): v for k, v in counts.items()})
+
     def runtimes(self) -> list[SubscriptionRuntime]:
         with self._lock:
             return list(self._subs.values())
@@ -205,10 +226,13 @@ class CollectorService:
         """Process one message; returns the response XML, or None for an empty 200."""
         self.maybe_sync()
         if isinstance(message, Enumerate):
+            self.metrics.input_messages.labels("enumerate").inc()
             return self.enumerate(message, ctx)
         if isinstance(message, Heartbeat):
+            self.metrics.input_messages.labels("heartbeat").inc()
             return self.heartbeat(message, ctx)
         if isinstance(message, EventsBatch):
+            self.metrics.input_messages.labels("events").inc()
             return self.events(message, ctx)
         if isinstance(message, SubscriptionEnd):
             return self.subscription_end(message, ctx)
@@ -315,9 +339,12 @@ class CollectorService:
             server_revision=sub.revision,
             node=self.settings.server.node_name,
         )
+        self.metrics.events(sub.uuid_upper, sub.name, ctx.principal, msg.events)
         try:
             report = runtime.pipeline.deliver(msg.events, meta)
         except DeliveryFailed as err:
+            for driver in err.drivers:
+                self.metrics.driver_failures.labels(sub.uuid_upper, sub.name, driver).inc()
             # No Ack and no bookmark: the source keeps the batch and sends it again.
             log.error(
                 "subscription %s: batch of %d events from %s refused: %s",
@@ -327,8 +354,11 @@ class CollectorService:
                 err,
             )
             raise ServiceError(503, str(err)) from err
+        for kind, count in report.parse_errors.items():
+            self.metrics.parsing_failures.labels(sub.uuid_upper, sub.name, kind).inc(count)
         for fmt, count in report.format_failures.items():
             if count:
+                self.metrics.format_failures.labels(sub.uuid_upper, sub.name, fmt).inc(count)
                 log.warning("subscription %s: %d event(s) could not be formatted as %s", sub.name, count, fmt)
         if msg.bookmark is not None:
             if "Direction=" in msg.bookmark and "backward" in msg.bookmark:

@@ -64,7 +64,8 @@ class Collector:
     kdc: Kdc
     port: int = 0
     proc: subprocess.Popen[bytes] | None = None
-    extra_settings: str = ""
+    extra_settings: str = ""  # more [server] keys
+    extra_sections: str = ""  # more sections, e.g. [monitoring]
     max_content_length: int = 512000
     log_path: Path = field(default_factory=Path)
 
@@ -115,6 +116,8 @@ class Collector:
             type = "Kerberos"
             service_principal_name = "HTTP/wec.test.local@{self.kdc.realm}"
             """)
+            + "\n"
+            + self.extra_sections
         )
 
     def env(self) -> dict[str, str]:

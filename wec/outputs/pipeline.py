@@ -51,8 +51,9 @@ class OutputRuntime:
 class DeliveryFailed(Exception):
     """At least one output refused the batch."""
 
-    def __init__(self, failures: list[tuple[str, BaseException]]) -> None:
+    def __init__(self, failures: list[tuple[str, BaseException]], drivers: list[str] | None = None) -> None:
         self.failures = failures
+        self.drivers = drivers or []  # driver name of each failure (metric label)
         text = "; ".join(f"{label}: {err}" for label, err in failures)
         super().__init__(f"{len(failures)} output(s) failed: {text}")
 
@@ -62,11 +63,12 @@ class DeliveryReport:
     events: int
     format_failures: dict[str, int] = field(default_factory=dict)
     seconds: float = 0.0
+    parse_errors: dict[str, int] = field(default_factory=dict)  # by OpenWEC.Error type
 
 
 def _format_all(
     events: Sequence[str], meta: EventMeta, formats: dict[str, Format]
-) -> tuple[dict[str, OutputBatch], dict[str, int]]:
+) -> tuple[dict[str, OutputBatch], dict[str, int], dict[str, int]]:
     """Serialise the batch once per distinct format, parsing each event at most once."""
     from wec.formats import format_batch
 
@@ -75,7 +77,7 @@ def _format_all(
         name: OutputBatch(records=tuple(recs), meta=meta, raw=result.raw_for(name, events))
         for name, recs in result.records.items()
     }
-    return batches, dict(result.failures)
+    return batches, dict(result.failures), {str(k): v for k, v in result.parse_errors.items()}
 
 
 class Pipeline:
@@ -96,13 +98,13 @@ class Pipeline:
         start = time.monotonic()
         if not self.outputs:
             raise DeliveryFailed([("(none)", OutputError("subscription has no enabled output"))])
-        batches, format_failures = _format_all(events, meta, self._formats)
-        failures: list[tuple[str, BaseException]] = []
+        batches, format_failures, parse_errors = _format_all(events, meta, self._formats)
+        failed: list[tuple[OutputRuntime, BaseException]] = []
         if len(self.outputs) == 1 or self._executor is None:
             for o in self.outputs:
                 err = _write_one(o, batches[o.format.name])
                 if err is not None:
-                    failures.append((o.label, err))
+                    failed.append((o, err))
         else:
             futures: dict[Future[BaseException | None], OutputRuntime] = {}
             for o in self.outputs:
@@ -111,19 +113,22 @@ class Pipeline:
                 except RuntimeError as refused:
                     # The executor was shut down under an in-flight batch (stop timeout):
                     # refuse the batch (503), never let a RuntimeError escape as a 500.
-                    failures.append((o.label, OutputError(f"not written: {refused}")))
+                    failed.append((o, OutputError(f"not written: {refused}")))
             done, pending = wait(futures, timeout=self.timeout, return_when=ALL_COMPLETED)
             for fut in done:
                 err = fut.result()
                 if err is not None:
-                    failures.append((futures[fut].label, err))
+                    failed.append((futures[fut], err))
             for fut in pending:
                 # The write goes on in the background; the batch is refused and will come back.
-                failures.append((futures[fut].label, OutputError(f"timed out after {self.timeout}s")))
-        if failures:
-            raise DeliveryFailed(failures)
+                failed.append((futures[fut], OutputError(f"timed out after {self.timeout}s")))
+        if failed:
+            raise DeliveryFailed([(o.label, err) for o, err in failed], [o.config.driver for o, _ in failed])
         return DeliveryReport(
-            events=len(events), format_failures=format_failures, seconds=time.monotonic() - start
+            events=len(events),
+            format_failures=format_failures,
+            seconds=time.monotonic() - start,
+            parse_errors=parse_errors,
         )
 
     def reopen(self) -> None:

@@ -111,12 +111,13 @@ class WecApp:
         started = time.monotonic()
         conn: ConnectionState | None = environ.get(ENVIRON_KEY)
         request = Request(environ)
+        sizes = [0, 0]  # body bytes on the wire, and after decryption + decompression
         try:
             if conn is None:  # served by a server without per-connection state: refuse
                 raise HttpError(500, "no connection state (not served by wec's server)")
             with conn.lock:
                 conn.requests += 1
-                resp = self._handle(request, conn)
+                resp = self._handle(request, conn, sizes)
         except HttpError as err:
             level = (
                 logging.INFO if err.status == 401 and "no Authorization" in err.reason else logging.WARNING
@@ -155,6 +156,17 @@ class WecApp:
             environ.get("REQUEST_URI") or request.path,
             resp.status,
             (time.monotonic() - started) * 1000,
+        )
+        # Label by path only for requests that got through authentication and routing: an
+        # attacker must not be able to create one time series per random URL.
+        uri = request.path if resp.status in (200, 403, 503) else "(rejected)"
+        self.service.metrics.http(
+            uri,
+            resp.status,
+            time.monotonic() - started,
+            sizes[0],
+            sizes[1],
+            conn.principal if conn else None,
         )
         return [resp.body]
 
@@ -219,13 +231,15 @@ class WecApp:
         except accel.sldc.SldcError as err:
             raise HttpError(400, f"invalid SLDC body: {err}") from err
 
-    def _handle(self, request: Request, conn: ConnectionState) -> _Response:
+    def _handle(self, request: Request, conn: ConnectionState, sizes: list[int]) -> _Response:
         body = self._read_body(request)
+        sizes[0] = len(body)
         auth_headers = self._authenticate(request, conn)
         if not body:
             return _Response(200, b"", auth_headers)  # the auth-only request
         plain = self._unwrap(request, conn, body)
         xml_bytes = self._decompress(request, plain)
+        sizes[1] = len(xml_bytes)
         text, replaced = decode_text(xml_bytes)
         if replaced:
             log.warning(
