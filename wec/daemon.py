@@ -11,7 +11,9 @@ subscriptions from the database and rebuilds every output (Files reopen their fi
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
 import signal
 import threading
 import time
@@ -23,7 +25,7 @@ import accel
 from wec.auth.kerberos import KerberosAcceptor
 from wec.config import Settings
 from wec.logsetup import reopen_logs
-from wec.metrics import Metrics, start_monitoring
+from wec.metrics import Metrics, start_monitoring, start_multiprocess_monitoring, worker_died
 from wec.outputs import files as files_output
 from wec.service import CollectorService
 from wec.store import HeartbeatQueue, Store, open_store
@@ -44,15 +46,17 @@ class Daemon:
     servers: list[WecServer] = field(default_factory=list)
     metrics: Metrics | None = None
     monitoring: Any = None
+    worker_index: int = 0
     _threads: list[threading.Thread] = field(default_factory=list)
     _stop: threading.Event = field(default_factory=threading.Event)
     _hup: threading.Event = field(default_factory=threading.Event)
 
-    def prepare(self) -> None:
+    def prepare(self, *, reuse_port: bool = False, warm: bool = True) -> None:
         s = self.settings
-        accel.configure_cache(s.server.numba_cache_dir)
-        took = accel.warm_up()
-        log.info("SLDC/UTF-16 kernels ready in %.2fs", took)
+        if warm:
+            accel.configure_cache(s.server.numba_cache_dir)
+            took = accel.warm_up()
+            log.info("SLDC/UTF-16 kernels ready in %.2fs", took)
         self.store = open_store(s.database)
         self.store.check_schema()
         self.heartbeats = HeartbeatQueue(
@@ -81,6 +85,7 @@ class Daemon:
                 ),
                 shutdown_timeout=s.server.shutdown_timeout,
                 max_body=c.max_content_length + 4096,
+                reuse_port=reuse_port,
             )
             srv.prepare()
             self.servers.append(srv)
@@ -92,8 +97,8 @@ class Daemon:
     def ports(self) -> list[int]:
         return [int(srv.bind_addr[1]) for srv in self.servers]
 
-    def serve_forever(self) -> None:
-        if self.settings.monitoring is not None and self.metrics is not None:
+    def serve_forever(self, *, monitoring: bool = True) -> None:
+        if monitoring and self.settings.monitoring is not None and self.metrics is not None:
             self.monitoring = start_monitoring(self.settings.monitoring, self.metrics)
         for srv in self.servers:
             t = threading.Thread(target=srv.serve, name=f"wec-http-{srv.bind_addr[1]}", daemon=True)
@@ -106,7 +111,9 @@ class Daemon:
         s = self.settings.server
         last_gc = last_machines = time.monotonic()
         machines_every = (
-            self.settings.monitoring.machines_refresh_interval if self.settings.monitoring else None
+            self.settings.monitoring.machines_refresh_interval
+            if self.settings.monitoring and self.worker_index == 0
+            else None
         )
         if machines_every:
             self.service.refresh_machine_metrics()
@@ -173,9 +180,111 @@ class Daemon:
         log.warning("stopped")
 
     def run(self) -> None:
+        if self.settings.server.worker_processes > 1:
+            self._supervise(self.settings.server.worker_processes)
+            return
         self.install_signals()
         self.prepare()
         try:
             self.serve_forever()
         finally:
             self.shutdown()
+
+    # --- several worker processes ------------------------------------------------------------
+    #
+    # Python runs one thread at a time per process; to use several cores, wecd forks worker
+    # processes that each bind the same ports with SO_REUSEPORT (the kernel spreads the
+    # connections) and each run the whole collector: their own store connection, heartbeat
+    # queue, outputs. The database is the only shared state, as between nodes (DESIGN.md
+    # decision 6). The parent checks everything that can fail before forking, then supervises:
+    # it forwards SIGTERM/SIGHUP, restarts a worker that dies, and serves the metrics of all.
+
+    def _supervise(self, workers: int) -> None:
+        s = self.settings
+        accel.configure_cache(s.server.numba_cache_dir)
+        log.info("SLDC/UTF-16 kernels ready in %.2fs", accel.warm_up())  # inherited by the workers
+        store = open_store(s.database)
+        try:
+            store.check_schema()
+        finally:
+            store.close()
+        for c in s.collectors:  # a bad keytab must stop the parent, not loop in the workers
+            if c.authentication.type == "Kerberos":
+                KerberosAcceptor(s.server.keytab, c.authentication.service_principal_name)
+        children: dict[int, int] = {}
+        stopping = threading.Event()
+
+        def on_stop(signum: int, frame: FrameType | None) -> None:
+            log.warning("signal %d: stopping %d worker(s)", signum, len(children))
+            stopping.set()
+
+        def on_hup(signum: int, frame: FrameType | None) -> None:
+            reopen_logs()
+            for pid in list(children):
+                os.kill(pid, signal.SIGHUP)
+
+        signal.signal(signal.SIGTERM, on_stop)
+        signal.signal(signal.SIGINT, on_stop)
+        signal.signal(signal.SIGHUP, on_hup)
+        for i in range(workers):
+            children[self._spawn(i)] = i
+        if s.monitoring is not None:
+            self.monitoring = start_multiprocess_monitoring(s.monitoring)
+        restarts = 0
+        while not stopping.is_set():
+            try:
+                pid, status = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                break
+            if pid == 0:
+                stopping.wait(0.5)
+                continue
+            index = children.pop(pid, None)
+            if index is None:
+                continue
+            worker_died(pid)
+            log.error("worker %d (pid %d) exited with status %d; restarting it", index, pid, status)
+            restarts += 1
+            stopping.wait(min(30.0, 0.5 * restarts))  # back off when workers keep dying
+            if not stopping.is_set():
+                children[self._spawn(index)] = index
+        for pid in children:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGTERM)
+        deadline = time.monotonic() + s.server.shutdown_timeout + 5
+        while children and time.monotonic() < deadline:
+            try:
+                pid, _ = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                break
+            if pid:
+                children.pop(pid, None)
+            else:
+                time.sleep(0.1)
+        for pid in children:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        if self.monitoring is not None:
+            self.monitoring.shutdown()
+        log.warning("stopped")
+
+    def _spawn(self, index: int) -> int:
+        pid = os.fork()
+        if pid:
+            log.info("worker %d started (pid %d)", index, pid)
+            return pid
+        code = 0
+        try:
+            self.worker_index = index
+            self.install_signals()
+            self.prepare(reuse_port=True, warm=False)
+            try:
+                self.serve_forever(monitoring=False)
+            finally:
+                self.shutdown()
+        except BaseException:
+            log.exception("worker %d failed", index)
+            code = 1
+        finally:
+            logging.shutdown()
+            os._exit(code)

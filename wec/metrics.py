@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import threading
 from collections.abc import Iterable
 from typing import Any
@@ -20,6 +21,7 @@ from typing import Any
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
 
 from wec.config import MonitoringSettings
+from wec.metrics_env import MULTIPROC_ENV
 
 __all__ = ["Metrics", "start_monitoring"]
 
@@ -87,7 +89,14 @@ class Metrics:
         self.format_failures = Counter(
             "openwec_output_format_failures", "Events a format could not write", [*_SUB, "format"], registry=r
         )
-        self.machines = Gauge("openwec_machines", "Sources per state", [*_SUB, "state"], registry=r)
+        # With several worker processes only worker 0 refreshes it: keep its latest value.
+        self.machines = Gauge(
+            "openwec_machines",
+            "Sources per state",
+            [*_SUB, "state"],
+            registry=r,
+            multiprocess_mode="mostrecent",
+        )
 
     # --- helpers used by the transport and the service ---------------------------------------
 
@@ -129,3 +138,20 @@ def start_monitoring(settings: MonitoringSettings, metrics: Metrics) -> Any:
     log.info("metrics on http://%s:%d/metrics", settings.listen_address, server.server_port)
     assert isinstance(thread, threading.Thread)
     return server
+
+
+def start_multiprocess_monitoring(settings: MonitoringSettings) -> Any:
+    from prometheus_client import multiprocess
+
+    registry = CollectorRegistry()
+    multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+    server, _ = start_http_server(settings.listen_port, settings.listen_address, registry=registry)
+    log.info("metrics of all workers on http://%s:%d/metrics", settings.listen_address, server.server_port)
+    return server
+
+
+def worker_died(pid: int) -> None:
+    if os.environ.get(MULTIPROC_ENV):
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(pid)  # type: ignore[no-untyped-call]

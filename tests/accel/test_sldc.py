@@ -3,6 +3,9 @@
 
 from __future__ import annotations
 
+import random
+from concurrent.futures import ThreadPoolExecutor
+
 import pytest
 
 from accel.sldc import REASONS, SldcError, decompress, default_cap
@@ -328,6 +331,22 @@ def test_output_larger_than_the_first_buffer_grows_correctly() -> None:
     data = bytes(range(256)) * 2000  # 512 000 bytes, compressed without a size trailer
     body = compress(data, windows_framing=False)
     assert decompress(body, max_output=len(data)) == data
+
+
+def in_new_thread(body: bytes, max_output: int) -> bytes:
+    # A new thread has no scratch buffer yet: its first body starts from the smallest one.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(decompress, body, max_output=max_output).result()
+
+
+@pytest.mark.parametrize("size", [65_000, 65_536, 66_000, 140_000, 300_000])
+def test_buffer_growth_in_a_fresh_thread_at_every_boundary(size: int) -> None:
+    rng = random.Random(size)
+    block = rng.randbytes(300)
+    data = b"".join(block[rng.randrange(100) :] + rng.randbytes(3) for _ in range(size // 200))[:size]
+    body = compress(data, windows_framing=False)  # no trailer: the first buffer is a guess
+    assert in_new_thread(body, len(data)) == data
+    assert reason_of(body, max_output=len(data) - 1) == "too_large"
 
 
 def test_negative_max_output_is_a_caller_error() -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 
 from wec import __version__
@@ -31,6 +32,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"wecd: {err}", file=sys.stderr)
         return 2
     setup_logging(settings.logging, args.verbose)
+    if settings.server.worker_processes > 1 and settings.monitoring is not None:
+        # Must happen before prometheus_client is imported (by wec.daemon, just below).
+        from wec.metrics_env import prepare_multiprocess
+
+        prepare_multiprocess(os.path.join(settings.server.state_dir or ".", "metrics"))
     from wec.auth.errors import KerberosConfigError
     from wec.daemon import Daemon
     from wec.store import SchemaMismatch
