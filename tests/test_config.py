@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from tests.support.kdc import Kdc
 from wec.config import (
     AuthSettings,
     CliSettings,
@@ -622,10 +623,10 @@ def _wecd_check(config: Path) -> subprocess.CompletedProcess[str]:
     )
 
 
-def test_wecd_check_accepts_a_good_file(tmp_path: Path) -> None:
+def test_wecd_check_accepts_a_good_file(tmp_path: Path, kdc: Kdc) -> None:
     from wec.store import open_store
 
-    path = _write(tmp_path, MINIMAL)
+    path = _write(tmp_path, f'[server]\nkeytab = "{kdc.service_keytab}"\n' + MINIMAL)
     store = open_store(load_settings(path, environ={}).database)
     store.init()
     store.close()
@@ -634,6 +635,24 @@ def test_wecd_check_accepts_a_good_file(tmp_path: Path) -> None:
 
     assert result.returncode == 0, result.stderr
     assert "OK" in result.stdout
+
+
+def test_wecd_check_refuses_a_keytab_without_the_spn(tmp_path: Path, kdc: Kdc) -> None:
+    from wec.store import open_store
+
+    text = f'[server]\nkeytab = "{kdc.service_keytab}"\n' + MINIMAL.replace(
+        'type = "Kerberos"',
+        'type = "Kerberos"\nservice_principal_name = "HTTP/elsewhere.test.local@WEC.TEST"',
+    )
+    path = _write(tmp_path, text)
+    store = open_store(load_settings(path, environ={}).database)
+    store.init()
+    store.close()
+
+    result = _wecd_check(path)
+
+    assert result.returncode == 2
+    assert "Kerberos configuration" in result.stderr
 
 
 def test_wecd_check_names_the_bad_key(tmp_path: Path) -> None:

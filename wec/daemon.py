@@ -23,7 +23,7 @@ from typing import Any
 
 import accel
 from wec.auth.kerberos import KerberosAcceptor
-from wec.config import Settings
+from wec.config import ConfigError, Settings
 from wec.logsetup import reopen_logs
 from wec.metrics import Metrics, start_monitoring, start_multiprocess_monitoring, worker_died
 from wec.outputs import files as files_output
@@ -32,9 +32,30 @@ from wec.store import HeartbeatQueue, Store, open_store
 from wec.transport.app import WecApp
 from wec.transport.server import WecServer, make_server
 
-__all__ = ["Daemon"]
+__all__ = ["Daemon", "check", "configure_kernels"]
 
 log = logging.getLogger("wec.daemon")
+
+
+def configure_kernels(settings: Settings) -> None:
+    """Point numba's cache at ``server.numba_cache_dir`` (or its default)."""
+    try:
+        accel.configure_cache(settings.server.numba_cache_dir)
+    except ValueError as err:  # not a private, writable directory: numba's index is a pickle
+        raise ConfigError(f"server.numba_cache_dir: {err}") from err
+
+
+def check(settings: Settings) -> None:
+    """What ``wecd --check`` verifies: the kernel cache, the schema, every keytab/SPN."""
+    configure_kernels(settings)
+    store = open_store(settings.database)
+    try:
+        store.check_schema()
+    finally:
+        store.close()
+    for c in settings.collectors:
+        if c.authentication.type == "Kerberos":
+            KerberosAcceptor(settings.server.keytab, c.authentication.service_principal_name)
 
 
 @dataclass
@@ -54,7 +75,7 @@ class Daemon:
     def prepare(self, *, reuse_port: bool = False, warm: bool = True) -> None:
         s = self.settings
         if warm:
-            accel.configure_cache(s.server.numba_cache_dir)
+            configure_kernels(s)
             took = accel.warm_up()
             log.info("SLDC/UTF-16 kernels ready in %.2fs", took)
         self.store = open_store(s.database)
@@ -201,16 +222,9 @@ class Daemon:
 
     def _supervise(self, workers: int) -> None:
         s = self.settings
-        accel.configure_cache(s.server.numba_cache_dir)
+        configure_kernels(s)
         log.info("SLDC/UTF-16 kernels ready in %.2fs", accel.warm_up())  # inherited by the workers
-        store = open_store(s.database)
-        try:
-            store.check_schema()
-        finally:
-            store.close()
-        for c in s.collectors:  # a bad keytab must stop the parent, not loop in the workers
-            if c.authentication.type == "Kerberos":
-                KerberosAcceptor(s.server.keytab, c.authentication.service_principal_name)
+        check(s)  # a bad keytab or schema must stop the parent, not loop in the workers
         children: dict[int, int] = {}
         stopping = threading.Event()
 

@@ -44,14 +44,15 @@ def main(argv: list[str] | None = None) -> int:
     daemon = Daemon(settings)
     try:
         if args.check:
-            from wec.store import open_store
+            from wec.daemon import check
 
-            store = open_store(settings.database)
-            store.check_schema()
-            store.close()
-            print(f"wecd: {settings.source}: settings and database schema OK")
+            check(settings)
+            print(f"wecd: {settings.source}: settings, database schema and keytab OK")
             return 0
         daemon.run()
+    except ConfigError as err:
+        print(f"wecd: {err}", file=sys.stderr)
+        return 2
     except KerberosConfigError as err:
         logging.getLogger("wecd").error("Kerberos configuration: %s", err)
         print(f"wecd: Kerberos configuration: {err}", file=sys.stderr)
