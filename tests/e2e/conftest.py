@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import shutil
+import threading
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import replace
@@ -88,3 +89,42 @@ def output_keys(collector: Collector, pattern: str = "out/**/*") -> Counter[Even
             if key is not None:
                 keys[key] += 1
     return keys
+
+
+class BackgroundSim:
+    """Simulated machines running in a thread while a test breaks and repairs things."""
+
+    def __init__(self, collector: Collector, keytab_dir: Path, **kwargs: Any) -> None:
+        self._summary: Summary | None = None
+        self._error: BaseException | None = None
+
+        def target() -> None:
+            try:
+                self._summary = run_sim(collector, keytab_dir, **kwargs)
+            except BaseException as err:  # surfaced by result()
+                self._error = err
+
+        self._thread = threading.Thread(target=target, name="background-sim")
+        self._thread.start()
+
+    def result(self, timeout: float = 120.0) -> Summary:
+        self._thread.join(timeout)
+        assert not self._thread.is_alive(), "the simulated machines did not finish in time"
+        if self._error is not None:
+            raise self._error
+        assert self._summary is not None
+        return self._summary
+
+
+def patient_sim(collector: Collector, keytab_dir: Path, **kwargs: Any) -> BackgroundSim:
+    """Machines that keep resending (short backoff, many retries) through an outage."""
+    kwargs.setdefault("max_retries", 30)
+    kwargs.setdefault("retry_backoff_s", 0.2)
+    kwargs.setdefault("retry_backoff_max_s", 0.5)
+    return BackgroundSim(collector, keytab_dir, **kwargs)
+
+
+def saw_status(collector: Collector, status: int, timeout: float = 30.0) -> bool:
+    """Wait until the collector's access log shows a response with ``status``."""
+    log = collector.directory / "access.log"
+    return collector.wait_for(lambda: log.exists() and f'" {status} ' in log.read_text(), timeout)

@@ -11,12 +11,11 @@ from __future__ import annotations
 import json
 import signal
 import sqlite3
-import threading
 from pathlib import Path
 
 import pytest
 
-from tests.e2e.conftest import output_keys, run_sim
+from tests.e2e.conftest import output_keys, patient_sim, run_sim, saw_status
 from tests.e2e.harness import Collector, subscription_toml
 from tests.e2e.test_hostile import open_session, post_heartbeat
 
@@ -88,31 +87,14 @@ def test_output_failure_gives_503_and_resends_deliver_everything(
     # Make the Files output fail: a regular file where its directory must be (ENOTDIR).
     blocker = collector.directory / "out"
     blocker.write_text("not a directory")
-    result: dict[str, object] = {}
-
-    def sim() -> None:
-        result["summary"] = run_sim(
-            collector,
-            keytab_dir,
-            machines=1,
-            events=40,
-            batch=10,
-            max_retries=30,
-            retry_backoff_s=0.2,
-            retry_backoff_max_s=0.5,
-        )
-
-    t = threading.Thread(target=sim)
-    t.start()
-    assert collector.wait_for(lambda: '" 503 ' in (collector.directory / "access.log").read_text(), 30)
+    sim = patient_sim(collector, keytab_dir, machines=1, events=40, batch=10)
+    assert saw_status(collector, 503)
     assert "refused" in collector.logs()
     blocker.unlink()  # the output recovers; the source's resends must now get through
-    t.join(timeout=90)
-    assert not t.is_alive()
-    summary = result["summary"]
-    assert summary.ok, summary.to_dict()  # type: ignore[attr-defined]
-    assert summary.resent > 0  # type: ignore[attr-defined]
-    assert summary.errors.get("503", 0) > 0  # type: ignore[attr-defined]
+    summary = sim.result()
+    assert summary.ok, summary.to_dict()
+    assert summary.resent > 0
+    assert summary.errors.get("503", 0) > 0
     written = output_keys(collector)
     assert len(written) == 40 and max(written.values()) == 1
 
@@ -137,27 +119,11 @@ config = { path = "bad/{client}.jsonl" }
     )
     collector.start()
     (collector.directory / "bad").write_text("blocks the second output")
-    result: dict[str, object] = {}
-
-    def sim() -> None:
-        result["summary"] = run_sim(
-            collector,
-            keytab_dir,
-            machines=1,
-            events=30,
-            batch=10,
-            max_retries=30,
-            retry_backoff_s=0.2,
-            retry_backoff_max_s=0.5,
-        )
-
-    t = threading.Thread(target=sim)
-    t.start()
-    assert collector.wait_for(lambda: '" 503 ' in (collector.directory / "access.log").read_text(), 30)
+    sim = patient_sim(collector, keytab_dir, machines=1, events=30, batch=10)
+    assert saw_status(collector, 503)
     (collector.directory / "bad").unlink()
-    t.join(timeout=90)
-    summary = result["summary"]
-    assert summary.ok  # type: ignore[attr-defined]
+    summary = sim.result()
+    assert summary.ok
     good = output_keys(collector, "good/**/*")
     bad = output_keys(collector, "bad/**/*")
     # The healthy output saw the refused batch more than once (at-least-once), the other once.
@@ -168,32 +134,23 @@ config = { path = "bad/{client}.jsonl" }
 
 def test_collector_killed_mid_stream_loses_nothing(collector: Collector, keytab_dir: Path) -> None:
     collector.start()
-    result: dict[str, object] = {}
-
-    def sim() -> None:
-        result["summary"] = run_sim(
-            collector,
-            keytab_dir,
-            machines=2,
-            events=300,
-            batch=10,
-            batch_interval_s=0.02,
-            max_retries=60,
-            retry_backoff_s=0.2,
-            retry_backoff_max_s=0.5,
-            duration_s=90.0,
-        )
-
-    t = threading.Thread(target=sim)
-    t.start()
+    sim = patient_sim(
+        collector,
+        keytab_dir,
+        machines=2,
+        events=300,
+        batch=10,
+        batch_interval_s=0.02,
+        max_retries=60,
+        duration_s=90.0,
+    )
     assert collector.wait_for(lambda: len(output_keys(collector)) >= 40, 30)
     collector.stop(signal.SIGKILL)
     collector.start(init=False)
-    t.join(timeout=120)
-    summary = result["summary"]
-    assert summary.ok, summary.to_dict()  # type: ignore[attr-defined]
+    summary = sim.result()
+    assert summary.ok, summary.to_dict()
     written = output_keys(collector)
-    assert set(written) == set(summary.acked_keys())  # type: ignore[attr-defined]
+    assert set(written) == set(summary.acked_keys())
     assert len(written) == 600
 
 
