@@ -18,11 +18,21 @@ Bit layout (ECMA-321 §8.4–8.5, bits MSB first):
 * Copy Pointer: ``1`` + Match Count Field + 10-bit absolute history location.
 * Control: nine ``1`` bits + 4-bit code; Flush, File Mark and EOR are followed by ZERO bits,
   the End Marker by ONE bits, to the next 32-bit boundary.
+
+Two engines produce the same bytes: ``numba`` (``wec.sim._sldc_kernel``, tens of MB/s, the
+default when numba is installed) and ``python`` (this module, about 0.6 MB/s), which stays the
+reference the tests hold the kernel to. The kernel compiles on first use; :func:`warm_up` does
+it ahead of a timed run.
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterable, Mapping
+from types import ModuleType
+from typing import Literal
+
+import numpy as np
 
 __all__ = [
     "END_MARKER",
@@ -37,6 +47,7 @@ __all__ = [
     "SCHEME_2",
     "BitWriter",
     "compress",
+    "warm_up",
 ]
 
 HISTORY_SIZE = 1024
@@ -170,6 +181,7 @@ def compress(
     end_marker: bool = False,
     trailer: bool | None = None,
     max_distance: int = HISTORY_SIZE - 1,
+    engine: Literal["auto", "numba", "python"] = "auto",
 ) -> bytes:
     """Compress ``data`` into one SLDC record.
 
@@ -182,16 +194,89 @@ def compress(
     * ``end_marker``: after the EOR, pad to 32 bits and write an End Marker with its ONEs.
     * ``trailer``: force the length trailer on or off whatever the framing.
     * ``max_distance``: how far back copies may reach, 1..1024.
+    * ``engine``: ``"numba"``, ``"python"`` (the reference), or ``"auto"`` — numba when it can
+      be imported. Both give the same bytes.
     """
     if not 1 <= max_distance <= HISTORY_SIZE:
         raise ValueError("max_distance must be within 1..1024")
+    switches = dict(switches or {})
+    if any(scheme not in (1, 2) for scheme in switches.values()):
+        raise ValueError("a scheme is 1 or 2")
+    resets, flushes, file_marks = list(resets), list(flushes), list(file_marks)
+    use_trailer = trailer if trailer is not None else windows_framing
+    kernel = _kernel(engine)
+    if kernel is None:
+        return _compress_python(
+            data, scheme2, windows_framing, resets, flushes, file_marks, switches, end_marker, use_trailer, max_distance
+        )
+    # Control symbols in the order the Python engine writes them at one offset: flushes, file
+    # marks, resets, switches. Offsets outside 0..len are never reached there, so dropped here.
+    n = len(data)
+    marks = [(off, kind) for offs, kind in ((flushes, FLUSH), (file_marks, FILE_MARK)) for off in offs]
+    marks += [(off, kernel.EV_RESET) for off in resets]
+    marks += [(off, scheme) for off, scheme in switches.items()]
+    marks = sorted((m for m in marks if 0 <= m[0] <= n), key=lambda m: m[0])  # stable
+    body = kernel.encode(
+        np.frombuffer(bytes(data), dtype=np.uint8),
+        np.array([m[0] for m in marks], dtype=np.int64),
+        np.array([m[1] for m in marks], dtype=np.int64),
+        scheme2,
+        max_distance,
+        windows_framing,
+        end_marker,
+    ).tobytes()
+    return body + n.to_bytes(4, "little") if use_trailer else body
+
+
+def warm_up() -> None:
+    """Compile (or load from numba's cache) the numba kernel now rather than on first use."""
+    kernel = _kernel("auto")
+    if kernel is not None:
+        compress(b"warm up warm up", engine="numba")
+
+
+_kernel_module: ModuleType | None = None
+_kernel_lock = threading.Lock()
+
+
+def _kernel(engine: str) -> ModuleType | None:
+    """The kernel module for ``engine``, or None for the Python engine. Imported on first use:
+    importing numba costs a fraction of a second that sessions not compressing need not pay."""
+    global _kernel_module
+    if engine == "python":
+        return None
+    if engine not in ("auto", "numba"):
+        raise ValueError(f"unknown engine {engine!r}")
+    with _kernel_lock:
+        if _kernel_module is None:
+            try:
+                from wec.sim import _sldc_kernel
+            except ImportError:
+                if engine == "numba":
+                    raise
+                return None
+            _kernel_module = _sldc_kernel
+    return _kernel_module
+
+
+def _compress_python(
+    data: bytes,
+    scheme2: bool,
+    windows_framing: bool,
+    resets: list[int],
+    flushes: list[int],
+    file_marks: list[int],
+    switches: dict[int, int],
+    end_marker: bool,
+    trailer: bool,
+    max_distance: int,
+) -> bytes:
+    """The reference engine: readable, slow, and the definition of the output bytes."""
     events: dict[int, list[tuple[str, int]]] = {}
     for kind, offsets in (("flush", flushes), ("file_mark", file_marks), ("reset", resets)):
         for off in offsets:
             events.setdefault(off, []).append((kind, 0))
-    for off, scheme in (switches or {}).items():
-        if scheme not in (1, 2):
-            raise ValueError("a scheme is 1 or 2")
+    for off, scheme in switches.items():
         events.setdefault(off, []).append(("switch", scheme))
     stops = sorted(off for off in events if 0 < off < len(data))
 
@@ -226,7 +311,7 @@ def compress(
     if end_marker:
         w.pad(32, 0)
         w.control(END_MARKER)
-    if trailer if trailer is not None else windows_framing:
+    if trailer:
         w.pad(8, 0)
         return w.getvalue() + len(data).to_bytes(4, "little")
     return w.getvalue()
