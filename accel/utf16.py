@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import codecs
 import threading
-from typing import NamedTuple
 
 import numpy as np
 
@@ -38,10 +37,31 @@ FAST_PATH_MIN_BYTES = 24 * 1024
 _PROBE_UNITS = 4096
 
 
-class Decoded(NamedTuple):
-    text: str  # the decoded body, BOM removed
-    replacements: int  # U+FFFD substituted for undecodable input (0 for a clean body)
-    encoding: str  # "utf-16-le", "utf-16-be" or "utf-8", as sniffed from the BOM
+class Decoded(str):
+    """The decoded body (a ``str``, BOM removed) that also tells how it was decoded.
+
+    It *is* the text, so ``decode(body)`` can be used wherever a string is expected, and it
+    carries what the caller must report: ``replacements``, the number of U+FFFD substituted
+    for undecodable input (lone surrogates, an odd trailing byte; 0 for a clean body), and
+    ``encoding`` ("utf-16-le", "utf-16-be" or "utf-8", as sniffed from the BOM).
+    """
+
+    replacements: int
+    encoding: str
+
+    def __new__(cls, text: str, replacements: int = 0, encoding: str = "utf-16-le") -> Decoded:
+        self = super().__new__(cls, text)
+        self.replacements = replacements
+        self.encoding = encoding
+        return self
+
+    @property
+    def text(self) -> str:
+        """The plain ``str`` (without the extra attributes)."""
+        return str.__str__(self)
+
+    def __repr__(self) -> str:
+        return f"Decoded({self.text!r}, replacements={self.replacements}, encoding={self.encoding!r})"
 
 
 _counter = threading.local()

@@ -76,10 +76,8 @@ def _status_line(code: int) -> str:
 
 def decode_text(data: bytes) -> tuple[str, int]:
     """UTF-16 (BOM-sniffed) to text; returns the number of U+FFFD substitutions too."""
-    result: Any = accel.utf16.decode(data)
-    if isinstance(result, str):
-        return result, result.count("\ufffd")
-    return str(result.text), int(result.replacements)
+    result = accel.utf16.decode(data)
+    return result.text, result.replacements
 
 
 def looks_uncompressed(data: bytes) -> bool:
