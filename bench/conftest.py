@@ -36,7 +36,7 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
     if not RESULTS:
         return
     tr = terminalreporter
-    tr.section("accel throughput (MB/s of decoded output; best / median of the rounds)")
+    tr.section("throughput (MB/s: decoded output for decoders, input for encoders; best / median)")
     for name, (nbytes, best, median) in RESULTS.items():
         tr.write_line(f"{name:28s} {nbytes:>9d} B  {nbytes / best / 1e6:9.1f}  {nbytes / median / 1e6:9.1f}")
     tr.section("same-run ratios (throughput of the first over the second; best / median)")

@@ -109,9 +109,13 @@ def test_engines_write_identical_windows_records_that_decode_back(data: bytes) -
     assert_decodes(body, data)
 
 
-@given(seed=st.integers(0, 2**32 - 1), count=st.integers(1, 12), rendered=st.booleans(), cut=st.integers(0, 4000))
+@given(
+    seed=st.integers(0, 2**32 - 1), count=st.integers(1, 12), rendered=st.booleans(), cut=st.integers(0, 4000)
+)
 @MODEST
-def test_engines_agree_on_realistic_utf16_event_batches(seed: int, count: int, rendered: bool, cut: int) -> None:
+def test_engines_agree_on_realistic_utf16_event_batches(
+    seed: int, count: int, rendered: bool, cut: int
+) -> None:
     plain = events_body(seed, count, rendered)
     for data in (plain, plain[cut:]):
         assert_decodes(both_engines(data), data)
@@ -165,9 +169,9 @@ def test_the_default_engine_is_numba_and_matches_the_reference() -> None:
 def test_bad_arguments_are_value_errors_in_both_engines() -> None:
     for engine in ("python", "numba"):
         with pytest.raises(ValueError, match="max_distance"):
-            sldc.compress(b"abc", max_distance=0, engine=engine)  # type: ignore[arg-type]
+            sldc.compress(b"abc", max_distance=0, engine=engine)
         with pytest.raises(ValueError, match="scheme"):
-            sldc.compress(b"abc", switches={1: 3}, engine=engine)  # type: ignore[arg-type]
+            sldc.compress(b"abc", switches={1: 3}, engine=engine)
     with pytest.raises(ValueError, match="engine"):
         sldc.compress(b"abc", engine="zlib")  # type: ignore[arg-type]
 

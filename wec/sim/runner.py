@@ -176,6 +176,12 @@ def summarise(stats: list[MachineStats], duration_s: float) -> Summary:
 def run_machines(cfg: RunConfig, stop_event: threading.Event | None = None) -> Summary:
     """Run every machine of ``cfg`` in its own thread; return when all are done (bounded)."""
     stop = stop_event or threading.Event()
+    if cfg.template.compression != "off":
+        # Compile (or load) the SLDC encoder once, before the clock starts and before the
+        # machines' threads would all wait for the same compilation.
+        from wec.sim import sldc
+
+        sldc.warm_up()
     machines = [Machine(mc, stop) for mc in machine_configs(cfg)]
     results: list[MachineStats | None] = [None] * len(machines)
 
