@@ -4,7 +4,8 @@
 This package never imports ``wec``: it is a leaf that the collector (and benchmarks) use.
 
 * :mod:`accel.sldc` — ``decompress(body)``, ``SldcError``, ``default_cap``.
-* :mod:`accel.utf16` — ``decode(body) -> Decoded`` (a str with ``.replacements`` and ``.encoding``), ``encode(text)``.
+* :mod:`accel.utf16` — ``decode(body) -> Decoded`` (a str with ``.replacements`` and
+  ``.encoding``), ``encode(text)``.
 * :func:`configure_cache` — where numba keeps compiled kernels (see :mod:`accel._jit`).
 * :func:`warm_up` — compile (or load from the cache) every kernel before serving.
 """

@@ -41,6 +41,7 @@ def check_output_config(driver: str, fmt: str, config: dict[str, Any]) -> None:
 
     build_driver(driver, dict(config), DriverContext(format_name=fmt, check_only=True)).close()
 
+
 __all__ = [
     "DRIVERS",
     "FORMATS",
