@@ -55,6 +55,24 @@ def test_list_filters_enabled_and_disabled_and_speaks_json(loaded: Cli) -> None:
     assert entry["offered"] is True
 
 
+def test_options_given_before_a_verb_are_not_reset_by_its_defaults(loaded: Cli) -> None:
+    # argparse copies a sub-parser's defaults over what the parent parsed: `wec subscriptions
+    # -f json list` printed a table, and `-d list` listed the enabled ones too.
+    assert [x["name"] for x in loaded.ok("subscriptions", "-f", "json", "list").json()] == [
+        "security",
+        "sysmon",
+    ]
+    assert [x["name"] for x in loaded.ok("subscriptions", "-d", "-f", "json", "list").json()] == ["sysmon"]
+    assert loaded.ok("subscriptions", "-f", "json", "show", "security").json()["name"] == "security"
+    assert loaded.ok("subscriptions", "-f", "json", "clients", "security").json()["machines"] == []
+    # Given after the verb, they still work, and the verb's own value wins.
+    assert [x["name"] for x in loaded.ok("subscriptions", "list", "-e", "-f", "json").json()] == ["security"]
+    assert (
+        "Subscription security"
+        in loaded.ok("subscriptions", "-f", "json", "show", "security", "-f", "text").out
+    )
+
+
 def test_an_empty_database_says_so(cli: Cli) -> None:
     r = cli.ok("subscriptions")
     assert r.out == "" and "no subscription" in r.err

@@ -4,7 +4,9 @@
 from __future__ import annotations
 
 import dataclasses
+import sqlite3
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 
@@ -241,3 +243,41 @@ def test_copy_bookmarks_needs_both_subscriptions(store: SQLiteStore, make_sub: M
         store.copy_bookmarks(sub.uuid, Subscription.new_uuid())
     with pytest.raises(UnknownSubscription):
         store.copy_bookmarks("not-a-uuid", sub.uuid)
+
+
+class _CommitFails:
+    """A connection whose next COMMIT fails, as SQLITE_BUSY (rollback-journal fallback when WAL is
+    unavailable, e.g. on NFS), SQLITE_FULL or SQLITE_IOERR can make it fail."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self._conn = conn
+        self.fail = True
+
+    def execute(self, sql: str, *args: Any) -> sqlite3.Cursor:
+        if sql == "COMMIT" and self.fail:
+            self.fail = False
+            raise sqlite3.OperationalError("database or disk is full")
+        return self._conn.execute(sql, *args)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._conn, name)
+
+
+def test_a_failed_commit_rolls_back_and_releases_the_write_lock(
+    store: SQLiteStore, db_path: str, make_sub: MakeSub
+) -> None:
+    sub = make_sub()
+    store.put_subscription(sub)
+    store._local.conn = _CommitFails(store._conn())
+    with pytest.raises(StoreError):
+        store.put_bookmark("a", sub.uuid, BOOKMARK)
+    assert store.get_bookmark("a", sub.uuid) is None  # nothing half-written
+    # Another worker process (its own connection) is not locked out ...
+    other = SQLiteStore(db_path, busy_timeout=0.2)
+    try:
+        other.put_bookmark("b", sub.uuid, BOOKMARK)
+    finally:
+        other.close()
+    # ... and this thread's connection can start a new transaction.
+    store.put_bookmark("a", sub.uuid, BOOKMARK)
+    assert store.get_bookmark("a", sub.uuid) == BOOKMARK

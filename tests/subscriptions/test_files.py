@@ -384,3 +384,16 @@ def test_any_toml_structure_either_parses_or_raises_subscription_file_error(doc:
     text = "\n".join(f"{k} = {_toml.value(v)}" for k, v in doc.items())
     with contextlib.suppress(SubscriptionFileError):
         parse_subscription(text)
+
+
+def test_a_directory_load_reads_subfolders_and_skips_hidden_ones(tmp_path: Path) -> None:
+    (tmp_path / "sysmon").mkdir()
+    (tmp_path / ".git").mkdir()
+    minimal = (Path(__file__).parent / "data" / "minimal.toml").read_text()
+    (tmp_path / "a.toml").write_text(minimal)
+    second = minimal.replace(parse_subscription(minimal).uuid, "0b9e2f4c-1d3a-4e5b-8c7d-6a5f4e3d2c1b")
+    second = second.replace(f'name = "{parse_subscription(minimal).name}"', 'name = "in-a-subfolder"')
+    (tmp_path / "sysmon" / "b.toml").write_text(second)
+    (tmp_path / ".git" / "c.toml").write_text("not a subscription")
+    names = sorted(s.name for s in load_path(tmp_path))
+    assert names == sorted([parse_subscription(minimal).name, "in-a-subfolder"])

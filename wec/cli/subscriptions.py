@@ -619,8 +619,14 @@ def cmd_clients(ctx: Context, args: argparse.Namespace) -> int:
 # --- parser ------------------------------------------------------------------------------------
 
 
-def _fmt(p: argparse.ArgumentParser, choices: tuple[str, ...] = ("text", "json")) -> None:
-    p.add_argument("-f", "--format", choices=choices, default="text", help="output format (default: text)")
+def _fmt(
+    p: argparse.ArgumentParser, choices: tuple[str, ...] = ("text", "json"), *, verb: bool = True
+) -> None:
+    # A verb's option must not have a default of its own: argparse copies a sub-parser's
+    # defaults over what the parent parsed, so `wec subscriptions -f json list` printed text.
+    # The parent `subscriptions` parser holds the default.
+    default = argparse.SUPPRESS if verb else "text"
+    p.add_argument("-f", "--format", choices=choices, default=default, help="output format (default: text)")
 
 
 def _targets(p: argparse.ArgumentParser, verb: str) -> None:
@@ -632,13 +638,13 @@ def add_parsers(sub: Any) -> None:
     subs = sub.add_parser("subscriptions", help="manage subscriptions (default: list them)")
     subs.add_argument("-e", "--enabled", action="store_true", help="list only enabled ones")
     subs.add_argument("-d", "--disabled", action="store_true", help="list only disabled ones")
-    _fmt(subs)
+    _fmt(subs, verb=False)
     subs.set_defaults(func=cmd_list)
     ss = subs.add_subparsers(dest="sub_command", metavar="VERB")
 
     p = ss.add_parser("list", help="list subscriptions (the default)")
-    p.add_argument("-e", "--enabled", action="store_true")
-    p.add_argument("-d", "--disabled", action="store_true")
+    p.add_argument("-e", "--enabled", action="store_true", default=argparse.SUPPRESS)
+    p.add_argument("-d", "--disabled", action="store_true", default=argparse.SUPPRESS)
     _fmt(p)
     p.set_defaults(func=cmd_list)
 

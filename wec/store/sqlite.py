@@ -23,7 +23,7 @@ from __future__ import annotations
 import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from datetime import datetime
 from typing import Any
 
@@ -171,10 +171,16 @@ class SQLiteStore:
             conn.execute("BEGIN IMMEDIATE")
             try:
                 yield conn
+                conn.execute("COMMIT")
             except BaseException:
-                conn.execute("ROLLBACK")
+                # Also when COMMIT itself fails (SQLITE_BUSY in rollback-journal mode, disk full,
+                # I/O error): the transaction may still be open, holding the write lock, and
+                # every later BEGIN on this connection would fail. SQLite may also have rolled
+                # back already; a failing ROLLBACK must not hide the original error.
+                if conn.in_transaction:
+                    with suppress(sqlite3.Error):
+                        conn.execute("ROLLBACK")
                 raise
-            conn.execute("COMMIT")
 
     def _query(self, doing: str, sql: str, args: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         with self._errors(doing):

@@ -9,7 +9,9 @@ files, and a JSON export can be turned back into files without translation::
      "subscriptions": [{"uuid": "…", "name": "…", "query": "…", "revision": null,
                         "options": {…}, "filter": {…}, "outputs": [{…}]}]}
 
-A bare list of subscriptions, or one subscription object, are accepted on import too.
+A bare list of subscriptions, or one subscription object, are accepted on import too, and so
+is OpenWEC's own export (``{"schema": "V2", "data": …}``, see
+:mod:`wec.subscriptions.openwec_export`).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import orjson
 
 from wec.subscriptions.files import SubscriptionFileError, parse_document, subscription_document
 from wec.subscriptions.model import Subscription
+from wec.subscriptions.openwec_export import is_openwec_export, openwec_entries
 
 __all__ = ["EXPORT_FORMAT", "EXPORT_VERSION", "dump_json", "load_json", "subscription_to_json_dict"]
 
@@ -59,7 +62,9 @@ def load_json(data: bytes | str, *, source: str = "<json>") -> list[Subscription
         doc = orjson.loads(data)
     except orjson.JSONDecodeError as err:
         raise SubscriptionFileError(f"{source}: invalid JSON: {err}") from err
-    if isinstance(doc, dict) and "subscriptions" in doc:
+    if is_openwec_export(doc):
+        entries = openwec_entries(doc, source)
+    elif isinstance(doc, dict) and "subscriptions" in doc:
         if doc.get("format", EXPORT_FORMAT) != EXPORT_FORMAT:
             raise SubscriptionFileError(f"{source}: not a wec export (format {doc.get('format')!r})")
         version = doc.get("version", EXPORT_VERSION)

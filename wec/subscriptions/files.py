@@ -383,14 +383,23 @@ def load_file(path: str | Path, *, revision: str | None = None) -> Subscription:
     return parse_subscription(text, source=str(p), revision=revision)
 
 
+def _hidden(relative: Path) -> bool:
+    return any(part.startswith(".") for part in relative.parts)
+
+
 def load_path(path: str | Path, *, revision: str | None = None) -> list[Subscription]:
-    """One file, or every ``*.toml`` of a directory (sorted by file name, not recursive).
+    """One file, or every ``*.toml`` below a directory, subdirectories included (OpenWEC reads
+    directories recursively, and a subscription kept in a subfolder must not be taken for a
+    deleted one). Sorted by relative path; hidden files and folders are skipped.
 
     Two files with the same uuid or the same name are an error naming both.
     """
     p = Path(path)
     if p.is_dir():
-        files = sorted(f for f in p.glob("*.toml") if f.is_file())
+        files = sorted(
+            (f for f in p.rglob("*.toml") if f.is_file() and not _hidden(f.relative_to(p))),
+            key=lambda f: f.relative_to(p).parts,
+        )
     elif p.exists():
         files = [p]
     else:
