@@ -665,3 +665,15 @@ def test_wecd_check_names_the_bad_key(tmp_path: Path) -> None:
 
     assert result.returncode == 2
     assert "collectors[0].listen_prot" in result.stderr
+
+
+def test_the_older_openwec_histogram_key_is_accepted() -> None:
+    raw = _minimal()
+    raw["monitoring"] = {
+        "listen_address": "127.0.0.1",
+        "listen_port": 9090,
+        "http_requests_histogram_buckets": [0.1, 1],
+    }
+    settings = parse_settings(raw)
+    assert settings.monitoring is not None
+    assert settings.monitoring.http_request_duration_buckets == (0.1, 1.0)

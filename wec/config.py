@@ -360,7 +360,9 @@ def _outputs(data: Mapping[str, Any]) -> OutputsSettings:
 
 def _monitoring(data: Mapping[str, Any]) -> MonitoringSettings:
     data = dict(data)
-    buckets = data.pop("http_request_duration_buckets", None)
+    # Older OpenWEC releases spelled it http_requests_histogram_buckets: accept both.
+    legacy = data.pop("http_requests_histogram_buckets", None)
+    buckets = data.pop("http_request_duration_buckets", legacy)
     m: MonitoringSettings = _build(
         MonitoringSettings,
         "monitoring",
