@@ -431,3 +431,49 @@ def test_absolute_path_ignores_the_base_dir(tmp_path: Path) -> None:
     )
 
     assert driver.path == str(tmp_path / "abs")
+
+
+_TORN_SCRIPT = r"""
+import resource, signal, sys
+from wec.formats.base import EventMeta
+from wec.outputs.base import OutputBatch, OutputError
+from wec.outputs.files import FileHandles, FilesDriver
+
+path = sys.argv[1]
+meta = EventMeta(ip="127.0.0.1", principal="WS1$@R", subscription_uuid="U", subscription_version="V",
+                 subscription_name="s", time_received="t")
+driver = FilesDriver(path=path, handles=FileHandles())
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # past the limit, write() fails with EFBIG
+soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+resource.setrlimit(resource.RLIMIT_FSIZE, (100, hard))
+batch = OutputBatch(records=tuple(b'{"n":%d,"pad":"%s"}' % (i, b"x" * 40) for i in range(3)), meta=meta)
+try:
+    driver.write(batch)  # 100 bytes go out, then EFBIG: half a batch, the last line torn
+    sys.exit("the write should have failed")
+except OutputError:
+    pass
+resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
+driver.write(batch)  # the source's resend
+"""
+
+
+def test_a_torn_last_line_never_swallows_the_first_event_of_the_resend(tmp_path: Path) -> None:
+    # A write that fails half-way (disk full, file size limit) leaves a line without its
+    # newline; the resent batch must start on a line of its own, or its first event is
+    # glued to the fragment and lost for every line-based reader.
+    import json
+    import subprocess
+    import sys
+
+    out = tmp_path / "events.log"
+    subprocess.run([sys.executable, "-c", _TORN_SCRIPT, str(out)], check=True, timeout=60)
+    lines = out.read_bytes().split(b"\n")
+    assert lines[-1] == b""
+    parsed = []
+    for line in lines[:-1]:
+        try:
+            parsed.append(json.loads(line)["n"])
+        except ValueError:
+            continue  # the torn fragment
+    # the first record fit in 100 bytes, the second was torn, then the whole resend
+    assert parsed == [0, 0, 1, 2]

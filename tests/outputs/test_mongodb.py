@@ -208,6 +208,29 @@ class TestFaults:
             d.write(batch(records(events(1))))
         d.close()
 
+    def test_an_out_of_range_time_created_is_stored_as_text(
+        self, secantus: Receiver, names: tuple[str, str], collection: Collection[dict[str, Any]]
+    ) -> None:
+        d = driver(secantus, names)
+        odd = "9999-12-31T23:59:59.9999999-23:59"
+        d.write(batch(records([Event(record_id=1, time_created=odd), Event(record_id=2)])))
+        d.close()
+        docs = sorted(collection.find({}, {"_id": 0}), key=lambda doc: doc["System"]["EventRecordID"])
+        assert len(docs) == 2
+        assert docs[0]["System"]["TimeCreated"] == odd
+
+    def test_a_record_id_beyond_bson_int64_is_stored_as_text(
+        self, secantus: Receiver, names: tuple[str, str], collection: Collection[dict[str, Any]]
+    ) -> None:
+        # EventRecordID is a u64 (the Json format keeps it whole); BSON integers stop at
+        # 2**63 - 1 and the encoder raises OverflowError, which must not escape write().
+        d = driver(secantus, names)
+        d.write(batch(records([Event(record_id=2**64 - 1), Event(record_id=2**63)])))
+        d.write(batch(records([Event(record_id=2**64 - 1)])))  # a resend is still a duplicate
+        d.close()
+        ids = sorted(doc["System"]["EventRecordID"] for doc in collection.find({}, {"_id": 0}))
+        assert ids == sorted([str(2**63), str(2**64 - 1)])
+
     def test_a_record_that_is_not_json_fails_the_batch(
         self, secantus: Receiver, names: tuple[str, str]
     ) -> None:
@@ -269,3 +292,19 @@ def test_unparsable_times_are_kept_as_text() -> None:
 
     doc = to_document(orjson.dumps({"System": {"TimeCreated": "bogus"}, "OpenWEC": {"TimeReceived": 5}}))
     assert doc == {"System": {"TimeCreated": "bogus"}, "OpenWEC": {"TimeReceived": 5}}
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "9999-12-31T23:59:59.9999999-23:59",  # past year 9999 once in UTC
+        "0001-01-01T00:00:00+23:59",  # before year 1 once in UTC
+    ],
+)
+def test_times_out_of_the_datetime_range_are_kept_as_text(text: str) -> None:
+    # TimeCreated is written by the source: an odd value must not raise OverflowError out
+    # of write() (a batch that fails forever); it stays a string like any unparsable time.
+    import orjson
+
+    assert parse_time(text) is None
+    assert to_document(orjson.dumps({"System": {"TimeCreated": text}})) == {"System": {"TimeCreated": text}}

@@ -9,7 +9,7 @@ import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 
@@ -383,3 +383,35 @@ def test_a_shut_down_executor_fails_the_batch_instead_of_raising() -> None:
 
     assert sorted(label for label, _ in info.value.failures) == ["#0 Mem/A /out/0", "#1 Mem/A /out/1"]
     assert all(isinstance(err, OutputError) for _, err in info.value.failures)
+
+
+class _TrackedDriver(RecordingDriver):
+    """Built through the registry so that build_pipeline's clean-up can be observed."""
+
+    built: ClassVar[list[_TrackedDriver]] = []
+
+    @classmethod
+    def from_config(cls, config: dict[str, object], *, context: DriverContext) -> _TrackedDriver:
+        driver = cls()
+        cls.built.append(driver)
+        return driver
+
+
+def test_build_pipeline_closes_the_drivers_it_built_when_a_later_output_fails(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A Kafka producer or a Mongo client built for output #0 must not leak (threads, sockets)
+    # when output #1 cannot be built: the service retries the build on every reload.
+    from wec.outputs import registry
+
+    monkeypatch.setitem(registry.DRIVERS, "Tracked", (__name__, "_TrackedDriver"))
+    monkeypatch.setattr(_TrackedDriver, "built", [])
+    with pytest.raises(ValueError, match="filename"):
+        build_pipeline(
+            [
+                OutputConfig("Tracked", "Raw", {}),
+                OutputConfig("Files", "Raw", {"path": str(tmp_path), "filename": "x"}),
+            ],
+            lambda fmt: DriverContext(format_name=fmt),
+        )
+    assert [d.closed for d in _TrackedDriver.built] == [1]

@@ -270,3 +270,38 @@ def test_real_nxlog_records_give_the_xml_identity_fields(stem: str) -> None:
         a.time_created,
     )
     assert severity(b) == severity(a)
+
+
+@pytest.mark.parametrize(
+    "record",
+    [
+        # A Raw record is whatever the source put in its CDATA, so it may look like JSON with
+        # values that str.isdigit() accepts but int() does not (superscript digits).
+        '{"System":{"EventID":"\u00b2","Level":"\u00b3","Computer":"h"}}'.encode(),
+        '{"EventID":"\u00b2","Hostname":"h"}'.encode(),
+    ],
+)
+def test_odd_json_values_never_make_the_header_raise(record: bytes) -> None:
+    fields = extract_fields(record)
+    assert fields.event_id is None and fields.level is None
+    h = header(syslog_message(record, SyslogConfig()))
+    assert h["msgid"] == b"-"
+
+
+@pytest.mark.parametrize(
+    "system_time",
+    [
+        "2025-13-04T10:15:21.9071234Z",  # month 13
+        "2025-00-04T10:15:21Z",
+        "2025-02-30T10:15:21Z",  # no such day
+        "2025-03-39T10:15:21Z",
+        "2025-03-04T24:15:21Z",  # hour 24
+        "2025-03-04T29:15:21Z",
+        "2025-03-04T10:15:60Z",  # RFC 5424 §6.2.3: leap seconds MUST NOT be used
+        "2025-03-04T10:15:21+29:00",  # offset hour out of range
+    ],
+)
+def test_an_impossible_time_created_becomes_the_nil_timestamp(system_time: str) -> None:
+    # RFC 5424 §6.2.3: a TIMESTAMP must be a valid date-time; a receiver that checks it
+    # would refuse or mis-date the message. NILVALUE is the documented fallback.
+    assert rfc5424_timestamp(system_time) == b"-"

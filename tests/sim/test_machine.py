@@ -287,3 +287,42 @@ def test_a_404_stops_the_stream_and_triggers_a_refresh(kdc: Kdc) -> None:
     assert stats.errors["404"] == 1
     assert stats.enumerations == 2  # it looked again, was offered the subscription, and delivered
     assert stats.events_acked == 10
+
+
+def test_events_sent_again_by_a_restarted_stream_are_not_counted_as_new() -> None:
+    # The 404 stops the stream with its batch unacknowledged; after the re-enumeration the
+    # new stream sends the same 10 events again. "events_sent" counts *distinct* events
+    # (docs/simulator.md), so the run must still balance: everything sent was acked.
+    st = _state(None, status_script=[200, 200, 200, 404])  # Enumerate, End, Heartbeat, Events
+    with FakeCollector(st) as fc:
+        stats = Machine(_config(None, fc.port, events=10)).run()
+    assert stats.errors["404"] == 1 and stats.enumerations == 2
+    assert (stats.events_sent, stats.events_acked, stats.events_resent) == (10, 10, 10)
+    assert stats.acked_keys == sorted(set(stats.acked_keys), key=stats.acked_keys.index)
+
+
+def test_events_acked_again_after_a_replay_are_counted_once(kdc: Kdc) -> None:
+    # A version change whose Subscribe says "earliest" makes the stream replay its log, as
+    # Windows would; the collector sees duplicates, but events_acked counts each event once.
+    st = _state(kdc)
+    with FakeCollector(st) as fc:
+        cfg = _config(kdc, fc.port, events=20, batch_size=10, batch_interval_s=0.05)
+        machine = Machine(cfg)
+        sub = st.subscriptions[0]
+
+        class _Watch(list):  # type: ignore[type-arg]
+            def append(self, item: object) -> None:
+                super().append(item)
+                if sum(
+                    1 for r in self if r.action.endswith("Events") and r.status == 200
+                ) == 1 and sub.version.startswith("3F2A"):
+                    sub.version = "11111111-2222-3333-4444-555555555555"
+                    sub.read_existing_events = True
+                    st.bookmarks.clear()
+                    machine.request_refresh()
+
+        st.requests = _Watch(st.requests)
+        stats = machine.run()
+    assert stats.subscriptions == 2
+    assert len(st.event_keys()) == 30  # batch 1 went twice over the wire
+    assert (stats.events_sent, stats.events_acked) == (20, 20)

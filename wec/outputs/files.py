@@ -94,6 +94,9 @@ class FileHandles:
         self.idle_timeout = idle_timeout
         self._handles: dict[str, _Handle] = {}
         self._lock = threading.Lock()
+        # Paths whose last write failed half-way: the file ends inside a line, so the next
+        # write starts with a newline (else its first event is glued to the fragment).
+        self.torn: set[str] = set()
 
     def get(self, path: str) -> _Handle:
         with self._lock:
@@ -194,12 +197,19 @@ class FilesDriver:
             with handle.lock:
                 if handle.fh.closed:
                     continue
-                view = memoryview(data)
-                while view:  # unbuffered file: write() may be partial
-                    written = handle.fh.write(view)
-                    if not written:
-                        raise OSError("write returned 0")
-                    view = view[written:]
+                torn = path in self.handles.torn
+                view = memoryview(b"\n" + data if torn else data)
+                try:
+                    while view:  # unbuffered file: write() may be partial
+                        written = handle.fh.write(view)
+                        if not written:
+                            raise OSError("write returned 0")
+                        view = view[written:]
+                except OSError:
+                    if len(view) < len(data) + torn:  # some bytes went out: a line is cut
+                        self.handles.torn.add(path)
+                    raise
+                self.handles.torn.discard(path)
                 if self.fsync:
                     os.fsync(handle.fh.fileno())
                 return

@@ -35,6 +35,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import orjson
+from bson.errors import BSONError
 from pymongo import ASCENDING, MongoClient, WriteConcern
 from pymongo.collection import Collection
 from pymongo.errors import BulkWriteError, ConfigurationError, OperationFailure, PyMongoError
@@ -66,6 +67,7 @@ DEDUP_KEYS = [
     ("OpenWEC.Client", ASCENDING),
 ]
 
+_INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
 _ISO = re.compile(r"(\d{4})-(\d\d)-(\d\d)T(\d\d):(\d\d):(\d\d)(?:\.(\d{1,9}))?(Z|[+-]\d\d:\d\d)", re.ASCII)
 
 
@@ -80,9 +82,10 @@ def parse_time(text: str) -> datetime | None:
         value = datetime.fromisoformat(
             f"{year}-{month}-{day}T{hour}:{minute}:{second}.{micro:06d}{'+00:00' if zone == 'Z' else zone}"
         )
-    except ValueError:
+        # An offset can carry 0001-01-01 or 9999-12-31 out of datetime's range in UTC.
+        return value.astimezone(UTC)
+    except (ValueError, OverflowError):
         return None
-    return value.astimezone(UTC)
 
 
 def to_document(record: bytes, raw: str | None = None) -> dict[str, Any]:
@@ -92,6 +95,10 @@ def to_document(record: bytes, raw: str | None = None) -> dict[str, Any]:
         raise ValueError("a Json record must be an object")
     system = doc.get("System")
     if isinstance(system, dict):
+        record_id = system.get("EventRecordID")
+        if isinstance(record_id, int) and not _INT64_MIN <= record_id <= _INT64_MAX:
+            # A u64 in the Json format, but BSON integers are signed 64-bit: keep it exact as text.
+            system["EventRecordID"] = str(record_id)
         created = system.get("TimeCreated")
         if isinstance(created, str) and (when := parse_time(created)) is not None:
             system["TimeCreated"] = when
@@ -257,6 +264,8 @@ class MongoDBDriver:
             ) from err
         except PyMongoError as err:
             raise OutputError(f"MongoDB output: cannot write {len(docs)} event(s): {err}") from err
+        except (BSONError, OverflowError) as err:  # not PyMongoErrors: DocumentTooLarge (> 16 MiB)…
+            raise OutputError(f"MongoDB output: cannot encode {len(docs)} event(s): {err}") from err
 
     def reopen(self) -> None:
         """Nothing to reopen: the client reconnects by itself."""

@@ -166,10 +166,16 @@ def build_pipeline(
     from wec.outputs.registry import build_driver
 
     runtimes: list[OutputRuntime] = []
-    for i, oc in enumerate(outputs):
-        if not oc.enabled:
-            continue
-        fmt = get_format(oc.format)
-        driver = build_driver(oc.driver, dict(oc.config), context_factory(oc.format))
-        runtimes.append(OutputRuntime(index=i, config=oc, format=fmt, driver=driver))
+    try:
+        for i, oc in enumerate(outputs):
+            if not oc.enabled:
+                continue
+            fmt = get_format(oc.format)
+            driver = build_driver(oc.driver, dict(oc.config), context_factory(oc.format))
+            runtimes.append(OutputRuntime(index=i, config=oc, format=fmt, driver=driver))
+    except BaseException:
+        # The drivers built so far own producers, clients and sockets: release them, since
+        # the caller gets no pipeline to close (and retries the build on every reload).
+        Pipeline(runtimes).close()
+        raise
     return Pipeline(runtimes, executor=executor)

@@ -23,6 +23,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 from xml.sax.saxutils import unescape
 
@@ -126,7 +127,8 @@ def _as_int(value: Any) -> int | None:
         return None
     if isinstance(value, int):
         return value
-    if isinstance(value, str) and value.strip().isdigit():
+    # isascii(): str.isdigit() also accepts digits int() refuses (superscripts, "²").
+    if isinstance(value, str) and value.strip().isascii() and value.strip().isdigit():
         return int(value)
     return None
 
@@ -209,7 +211,8 @@ def severity(fields: EventFields) -> int:
 
 
 _SYSTEM_TIME = re.compile(
-    r"(\d{4}-[01]\d-[0-3]\dT[0-2]\d:[0-5]\d:[0-6]\d)(?:\.(\d+))?(Z|[+-][0-2]\d:[0-5]\d)", re.ASCII
+    r"(\d{4}-[01]\d-[0-3]\dT[0-2]\d:[0-5]\d:[0-5]\d)(?:\.(\d+))?(Z|[+-](?:[01]\d|2[0-3]):[0-5]\d)",
+    re.ASCII,
 )
 
 
@@ -226,6 +229,10 @@ def rfc5424_timestamp(system_time: str | None) -> bytes:
     if m is None:
         return NIL
     date_time, frac, zone = m.groups()
+    try:  # the pattern admits month 13, day 39, hour 29, 30 February…
+        datetime.fromisoformat(date_time)
+    except ValueError:
+        return NIL
     text = f"{date_time}.{frac[:6]}{zone}" if frac else f"{date_time}{zone}"
     return text.encode("ascii")
 

@@ -88,8 +88,8 @@ class MachineStats:
     subscriptions: int = 0  # streams started (a re-subscribe after a version change counts again)
     heartbeats_sent: int = 0
     heartbeats_acked: int = 0
-    events_sent: int = 0  # distinct events sent at least once
-    events_acked: int = 0
+    events_sent: int = 0  # distinct events sent at least once (per subscription, across restarts)
+    events_acked: int = 0  # distinct events acknowledged (a replayed event counts once)
     events_resent: int = 0  # event transmissions beyond the first
     batches_sent: int = 0  # distinct Events batches sent at least once
     batches_acked: int = 0
@@ -130,6 +130,7 @@ class _Stream:
         self, machine: Machine, sub: soap.OfferedSubscription, start: Mapping[str, int] | None
     ) -> None:
         self.m, self.sub, cfg = machine, sub, machine.config
+        self.key = _stream_key(sub)
         self.compress = cfg.compression == "auto" and sub.compression
         self.rendered = cfg.rendered if cfg.rendered is not None else sub.content_format == "RenderedText"
         self.conn = WinRMConnection(
@@ -265,7 +266,11 @@ class _Stream:
             stats.heartbeats_sent += 1
         elif p.attempts == 1:
             stats.batches_sent += 1
-            stats.events_sent += n_events
+            # A restarted stream (404, version change, replay from an older bookmark) sends
+            # events again in new batches: count each event of a subscription once.
+            fresh = self.m.first_time(self.m.sent_keys, self.key, p.entries)
+            stats.events_sent += fresh
+            stats.events_resent += n_events - fresh
         else:
             stats.resent += 1
             stats.events_resent += n_events
@@ -304,7 +309,7 @@ class _Stream:
                 stats.heartbeats_acked += 1
             else:
                 stats.batches_acked += 1
-                stats.events_acked += n_events
+                stats.events_acked += self.m.first_time(self.m.acked_keys, self.key, p.entries)
                 stats.ack_latencies_ms.append((time.monotonic() - started) * 1000.0)
                 if cfg.track_keys:
                     stats.acked_keys.extend(EventKey(cfg.computer, e.channel, e.record_id) for e in p.entries)
@@ -395,6 +400,18 @@ class Machine:
             mode=config.auth, spn_host=config.spn_host, spn_service=config.spn_service
         )
         self._streams: dict[str, _Stream] = {}
+        # (channel, record id) of every event sent / acknowledged, per stream key: the
+        # stats count distinct events per subscription, whatever its streams resent.
+        self.sent_keys: dict[str, set[tuple[str, int]]] = {}
+        self.acked_keys: dict[str, set[tuple[str, int]]] = {}
+
+    @staticmethod
+    def first_time(seen: dict[str, set[tuple[str, int]]], key: str, entries: list[LogEntry]) -> int:
+        """Record ``entries`` in ``seen[key]``; return how many were not there yet."""
+        known = seen.setdefault(key, set())
+        before = len(known)
+        known.update((e.channel, e.record_id) for e in entries)
+        return len(known) - before
 
     def stop(self) -> None:
         self._stop.set()
