@@ -63,6 +63,18 @@ def _acquire(options: Mapping[str, Any], logger: logging.Logger) -> tuple[_Optio
         return key, entry.producer
 
 
+def _check_options(options: Mapping[str, Any]) -> None:
+    # The probe's own warning ("no bootstrap.servers configured") is expected: silence it.
+    quiet = logging.getLogger("wec.outputs.kafka.check")
+    quiet.propagate = False
+    quiet.addHandler(logging.NullHandler())
+    probe = {**{k: v for k, v in options.items() if k != "bootstrap.servers"}, "logger": quiet}
+    try:
+        Producer(probe)
+    except (KafkaException, ValueError, TypeError) as err:
+        raise ValueError(f"Kafka: invalid options: {err}") from err
+
+
 def _release(key: _OptionsKey, flush_timeout: float) -> None:
     with _shared_lock:
         entry = _shared.get(key)
@@ -111,7 +123,12 @@ class KafkaDriver:
     """See the module docstring. Build it with :meth:`from_config`."""
 
     def __init__(
-        self, topics: tuple[str, ...], options: Mapping[str, Any], *, logger: logging.Logger | None = None
+        self,
+        topics: tuple[str, ...],
+        options: Mapping[str, Any],
+        *,
+        logger: logging.Logger | None = None,
+        check_only: bool = False,
     ) -> None:
         if not topics:
             raise ValueError("Kafka: at least one topic is required")
@@ -125,13 +142,19 @@ class KafkaDriver:
         self._log = logger or logging.getLogger("wec.outputs.kafka")
         timeout_ms = int(str(self.options["delivery.timeout.ms"]))
         self.report_timeout = timeout_ms / 1000 + _REPORT_GRACE_S
+        self._cursor = 0
+        self._lock = threading.Lock()  # guards the round-robin cursor
+        self._closed = False
+        if check_only:
+            # Checking a subscription file: let librdkafka judge the option names and values,
+            # but on a producer with no broker, which opens no connection and is dropped at once.
+            _check_options(self.options)
+            self._closed = True
+            return
         try:
             self._key, self._producer = _acquire(self.options, self._log)
         except (KafkaException, ValueError, TypeError) as err:
             raise ValueError(f"Kafka: invalid options: {err}") from err
-        self._cursor = 0
-        self._lock = threading.Lock()  # guards the round-robin cursor
-        self._closed = False
 
     @classmethod
     def from_config(cls, config: dict[str, Any], *, context: DriverContext) -> KafkaDriver:
@@ -149,7 +172,7 @@ class KafkaDriver:
         if context.check_only and not options.get("bootstrap.servers"):
             # The brokers may come from the collector's settings, which a file check lacks.
             options = {**options, "bootstrap.servers": "(from the collector's settings)"}
-        return cls(topics, options, logger=context.logger)
+        return cls(topics, options, logger=context.logger, check_only=context.check_only)
 
     def _topics_for(self, count: int) -> list[str]:
         n = len(self.topics)
