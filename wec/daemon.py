@@ -235,7 +235,10 @@ class Daemon:
         def on_hup(signum: int, frame: FrameType | None) -> None:
             reopen_logs()
             for pid in list(children):
-                os.kill(pid, signal.SIGHUP)
+                # A worker reaped but not yet removed from `children`: an exception here
+                # would escape into the supervision loop and orphan the other workers.
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGHUP)
 
         signal.signal(signal.SIGTERM, on_stop)
         signal.signal(signal.SIGINT, on_stop)
@@ -289,6 +292,13 @@ class Daemon:
             return pid
         code = 0
         try:
+            # A worker restarted after a crash is forked while the parent serves the metrics:
+            # its copy of that server has no serving thread (shutdown() would wait forever)
+            # and its listening socket is the parent's. Drop both.
+            inherited, self.monitoring = self.monitoring, None
+            if inherited is not None:
+                with contextlib.suppress(Exception):
+                    inherited.socket.close()
             self.worker_index = index
             self.install_signals()
             self.prepare(reuse_port=True, warm=False)

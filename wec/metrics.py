@@ -31,6 +31,11 @@ _SUB = ("subscription_uuid", "subscription_name")
 
 
 class Metrics:
+    # Distinct ``uri`` label values kept; later new paths share the "(other)" series. Any
+    # domain account can authenticate, and some 200s (auth-only POST, End) accept any path.
+    MAX_URIS = 256
+    OTHER_URI = "(other)"
+
     def __init__(
         self, settings: MonitoringSettings | None = None, registry: CollectorRegistry | None = None
     ) -> None:
@@ -42,6 +47,8 @@ class Metrics:
         self.real_per_machine = bool(s and s.count_http_request_body_real_size_per_machine)
         buckets = s.http_request_duration_buckets if s else Histogram.DEFAULT_BUCKETS
         r = self.registry
+        self._uris: set[str] = set()
+        self._uris_lock = threading.Lock()
         self.input_events = Counter(
             "openwec_input_events",
             "Events received",
@@ -100,7 +107,17 @@ class Metrics:
 
     # --- helpers used by the transport and the service ---------------------------------------
 
+    def _bounded_uri(self, uri: str) -> str:
+        if uri in self._uris:
+            return uri
+        with self._uris_lock:
+            if len(self._uris) >= self.MAX_URIS:
+                return self.OTHER_URI
+            self._uris.add(uri)
+        return uri
+
     def http(self, uri: str, code: int, seconds: float, network: int, real: int, machine: str | None) -> None:
+        uri = self._bounded_uri(uri)
         self.http_requests.labels(uri, str(code)).inc()
         self.http_duration.labels(uri).observe(seconds)
         if network:

@@ -103,6 +103,12 @@ class CollectorService:
         self._executor = ThreadPoolExecutor(max_workers=output_threads, thread_name_prefix="wec-output")
         self._lock = threading.Lock()
         self._subs: dict[str, SubscriptionRuntime] = {}
+        # A reload replaces pipelines while batches may be delivering to them; closing one
+        # under a batch would refuse it (the drivers raise once closed): a spurious 503 for
+        # every batch in flight at each SIGHUP. Replaced pipelines are closed when their last
+        # batch is done. Both dicts are keyed by id(pipeline) and guarded by self._lock.
+        self._in_use: dict[int, int] = {}
+        self._retired: dict[int, Pipeline] = {}
         self._generation: int | None = None
         self._last_sync = 0.0
 
@@ -156,6 +162,7 @@ class CollectorService:
                     stale.append(old.pipeline)
             self._subs = fresh
             self._generation = generation
+            stale = self._retire(stale)
         for p in stale:
             p.close()
         log.info(
@@ -172,6 +179,38 @@ class CollectorService:
             log.error("subscription %s (%s): cannot build its outputs: %s", sub.name, sub.uuid, err)
             return None, str(err)
 
+    def _retire(self, pipelines: list[Pipeline]) -> list[Pipeline]:
+        """With ``self._lock`` held: the replaced pipelines that can be closed now; the
+        others are closed by :meth:`_release` when their last batch is done."""
+        idle = []
+        for p in pipelines:
+            if self._in_use.get(id(p)):
+                self._retired[id(p)] = p
+            else:
+                idle.append(p)
+        return idle
+
+    def _acquire(self, runtime: SubscriptionRuntime) -> Pipeline | None:
+        """The subscription's current pipeline, marked in use until :meth:`_release`."""
+        with self._lock:
+            # A reload may have replaced the runtime since it was resolved: take the newest.
+            current = self._subs.get(runtime.subscription.uuid_upper) or runtime
+            pipeline = current.pipeline
+            if pipeline is not None:
+                self._in_use[id(pipeline)] = self._in_use.get(id(pipeline), 0) + 1
+            return pipeline
+
+    def _release(self, pipeline: Pipeline) -> None:
+        with self._lock:
+            left = self._in_use.get(id(pipeline), 0) - 1
+            if left > 0:
+                self._in_use[id(pipeline)] = left
+                return
+            self._in_use.pop(id(pipeline), None)
+            retired = self._retired.pop(id(pipeline), None)
+        if retired is not None:
+            retired.close()
+
     def maybe_sync(self) -> None:
         if time.monotonic() - self._last_sync >= self.settings.server.db_sync_interval:
             try:
@@ -183,11 +222,15 @@ class CollectorService:
         """Rebuild drivers (SIGHUP, ``wec subscriptions reload``): files reopened, sockets redone."""
         with self._lock:
             targets = [r for k, r in self._subs.items() if uuid is None or k == uuid.upper()]
+            stale: list[Pipeline] = []
             for r in targets:
                 old = r.pipeline
                 r.pipeline, r.error = self._build(r.subscription)
                 if old is not None:
-                    old.close()
+                    stale.append(old)
+            stale = self._retire(stale)
+        for p in stale:
+            p.close()
 
     def reopen(self) -> None:
         with self._lock:
@@ -215,7 +258,9 @@ class CollectorService:
     def close(self) -> None:
         with self._lock:
             pipelines = [r.pipeline for r in self._subs.values() if r.pipeline is not None]
+            pipelines += self._retired.values()  # shutting down: do not wait for their batches
             self._subs = {}
+            self._retired = {}
         for p in pipelines:
             p.close()
         self._executor.shutdown(wait=True)
@@ -324,8 +369,19 @@ class CollectorService:
         sub = runtime.subscription
         if not msg.header.version:
             raise ServiceError(400, "Events without the Version reference parameter")
-        if runtime.pipeline is None:
+        pipeline = self._acquire(runtime)
+        if pipeline is None:
             raise ServiceError(503, f"subscription {sub.name}: outputs unavailable: {runtime.error}")
+        try:
+            return self._deliver(msg, ctx, runtime, pipeline)
+        finally:
+            self._release(pipeline)
+
+    def _deliver(
+        self, msg: EventsBatch, ctx: RequestContext, runtime: SubscriptionRuntime, pipeline: Pipeline
+    ) -> str:
+        sub = runtime.subscription
+        assert msg.header.version is not None  # checked by events()
         now = datetime.now(UTC)
         meta = EventMeta(
             ip=ctx.ip,
@@ -341,7 +397,7 @@ class CollectorService:
         )
         self.metrics.events(sub.uuid_upper, sub.name, ctx.principal, msg.events)
         try:
-            report = runtime.pipeline.deliver(msg.events, meta)
+            report = pipeline.deliver(msg.events, meta)
         except DeliveryFailed as err:
             for driver in err.drivers:
                 self.metrics.driver_failures.labels(sub.uuid_upper, sub.name, driver).inc()

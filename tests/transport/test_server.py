@@ -71,7 +71,10 @@ class EchoApp:
                 "requests": state.requests,
             }
         ).encode()
-        start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
+        headers = [("Content-Type", "application/json"), ("Content-Length", str(len(body)))]
+        if path == "/close":  # what WecApp sends after a refused request
+            headers.append(("Connection", "close"))
+        start_response("200 OK", headers)
         return [body]
 
 
@@ -489,6 +492,30 @@ def test_tcp_keepalive_off_when_idle_time_is_none() -> None:
             conn.close()
     finally:
         r.stop()
+
+
+# --- the app may ask for the connection to be closed ----------------------------------------
+
+
+def test_connection_close_from_the_app_closes_the_connection(running: Running) -> None:
+    # WecApp answers refused requests (400/500) with "Connection: close" because the GSS
+    # sequence numbers may be out of step: the server must really close, not only say so.
+    sock = socket.create_connection(("127.0.0.1", running.port), timeout=WAIT)
+    try:
+        sock.sendall(b"POST /close HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n")
+        received = b""
+        while True:
+            chunk = sock.recv(65536)
+            if not chunk:
+                break  # EOF: the server closed its side
+            received += chunk
+    except TimeoutError:
+        pytest.fail("the server kept the connection open after answering Connection: close")
+    finally:
+        sock.close()
+    assert received.startswith(b"HTTP/1.1 200 ")
+    assert b"Connection: close" in received
+    assert _wait_for(lambda: running.app.states[-1].closed)
 
 
 # --- graceful stop ---------------------------------------------------------------------------

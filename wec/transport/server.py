@@ -123,6 +123,14 @@ class _Gateway(cheroot_wsgi.Gateway_10):  # type: ignore[misc]
         env["REMOTE_PORT"] = str(conn.remote_port or "")
         return env
 
+    def start_response(self, status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+        # cheroot sends an app's "Connection: close" header but keeps the connection open (it
+        # only looks at its own close_connection flag). The app asks for a close after a refused
+        # request, when the GSS context may be out of step with the source: really close.
+        if any(k.lower() == "connection" and "close" in v.lower() for k, v in headers):
+            self.req.close_connection = True
+        return super().start_response(status, headers, exc_info)  # type: ignore[no-untyped-call]
+
 
 class WecServer(cheroot_wsgi.Server):  # type: ignore[misc]
     ConnectionClass = _Connection

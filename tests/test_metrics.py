@@ -1,0 +1,31 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""wec.metrics: the ``uri`` label stays bounded whatever paths the clients use."""
+
+from __future__ import annotations
+
+from wec.metrics import Metrics
+
+
+def _uris(m: Metrics) -> set[str]:
+    return {
+        s.labels["uri"]
+        for family in m.registry.collect()
+        if family.name == "openwec_http_requests"
+        for s in family.samples
+    }
+
+
+def test_random_request_paths_do_not_create_unbounded_series() -> None:
+    # Any domain account can get a ticket for the collector's SPN, and an authenticated
+    # auth-only POST or End answers 200 on any path: one series per path would let it
+    # grow the metrics without bound.
+    m = Metrics()
+    m.http("/wsman/SubscriptionManager/WEC", 200, 0.01, 0, 0, None)
+    for i in range(5000):
+        m.http(f"/random/{i}", 200, 0.01, 10, 10, None)
+    uris = _uris(m)
+    assert "/wsman/SubscriptionManager/WEC" in uris
+    assert len(uris) <= Metrics.MAX_URIS + 1
+    # a path already known keeps its own series
+    m.http("/wsman/SubscriptionManager/WEC", 200, 0.01, 0, 0, None)
+    assert "/wsman/SubscriptionManager/WEC" in _uris(m)
