@@ -292,3 +292,14 @@ def test_a_valid_heartbeat_is_acked_and_recorded(running: Collector) -> None:
     assert resp.status == 200
     assert b"A\x00c\x00k\x00" in resp.body  # the UTF-16 Ack action
     assert running.wait_for(lambda: not state_is_untouched(running), 10)
+
+
+@pytest.mark.parametrize("length", ["+5", "-5", "5, 5"])
+def test_an_ambiguous_content_length_is_refused(running: Collector, length: str) -> None:
+    import socket
+
+    with socket.create_connection(("127.0.0.1", running.port), timeout=10) as s:
+        s.sendall(f"POST {ENDPOINT} HTTP/1.1\r\nHost: x\r\nContent-Length: {length}\r\n\r\nhello".encode())
+        status = s.recv(4096).split(b"\r\n", 1)[0]
+    assert status.split(b" ")[1].startswith(b"4"), status
+    assert state_is_untouched(running)

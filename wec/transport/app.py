@@ -175,6 +175,10 @@ class WecApp:
             raise HttpError(404, f"method {request.method} not allowed")
         if "chunked" in request.headers.get("Transfer-Encoding", "").lower():
             raise HttpError(400, "chunked bodies are not accepted (a Content-Length is required)")
+        declared = request.headers.get("Content-Length")
+        if declared is not None and not (declared.isascii() and declared.strip().isdigit()):
+            # "+5", "-5", "5, 5": werkzeug and cheroot would not agree on the body's length.
+            raise HttpError(400, f"invalid Content-Length {declared!r}")
         length = request.content_length or 0
         if length > self.collector.max_content_length:
             raise HttpError(
