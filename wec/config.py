@@ -60,6 +60,7 @@ class ServerSettings:
     worker_processes: int = 1  # processes sharing each listening port (SO_REUSEPORT)
     max_events_per_batch: int = 20000  # bound on w:Event elements in one message
     shutdown_timeout: float = 30.0  # seconds in-flight batches get on SIGTERM
+    request_timeout: float = 60.0  # seconds a client gets to send one whole request (slowloris)
     numba_cache_dir: str | None = None
     state_dir: str | None = None  # base for relative paths (SQLite path, files outputs)
 
@@ -209,6 +210,7 @@ _SERVER_TYPES = {
     "worker_processes": int,
     "max_events_per_batch": int,
     "shutdown_timeout": float,
+    "request_timeout": float,
     "numba_cache_dir": str,
     "state_dir": str,
 }
@@ -273,6 +275,7 @@ def _server(data: Mapping[str, Any]) -> ServerSettings:
         "tcp_keepalive_intvl",
         "tcp_keepalive_probes",
         "shutdown_timeout",
+        "request_timeout",
     ):
         _positive(f"server.{key}", getattr(s, key))
     return s

@@ -105,6 +105,7 @@ class Daemon:
                     s.server.tcp_keepalive_probes,
                 ),
                 shutdown_timeout=s.server.shutdown_timeout,
+                request_timeout=s.server.request_timeout,
                 max_body=c.max_content_length + 4096,
                 reuse_port=reuse_port,
             )

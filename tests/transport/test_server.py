@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import select
 import shutil
 import signal
 import socket
@@ -548,3 +549,53 @@ def test_request_in_flight_completes_when_the_server_stops(running: Running) -> 
     # and the server no longer accepts connections
     with pytest.raises(OSError):
         socket.create_connection(("127.0.0.1", running.port), timeout=1.0).close()
+
+
+def _trickle(port: int, data: bytes, pause: float, limit: int) -> tuple[int, bytes]:
+    """Send ``data`` one byte every ``pause`` seconds (at most ``limit`` bytes); returns how many
+    bytes went out before the server closed the connection, and what it answered."""
+    with socket.create_connection(("127.0.0.1", port), timeout=WAIT) as s:
+        sent = 0
+        for byte in data[:limit]:
+            try:
+                s.sendall(bytes([byte]))
+            except OSError:
+                break
+            sent += 1
+            ready, _, _ = select.select([s], [], [], pause)
+            if ready:
+                answer = s.recv(4096)
+                return sent, answer
+        s.settimeout(WAIT)
+        try:
+            return sent, s.recv(4096)
+        except OSError:
+            return sent, b""
+
+
+def test_a_client_trickling_its_request_is_cut_off_at_the_request_deadline() -> None:
+    r = start_server(threads=2, request_timeout=1.0)
+    try:
+        request = b"POST /wsman/x HTTP/1.1\r\nHost: x\r\nContent-Length: 500\r\n\r\n" + b"a" * 500
+        # One byte every 0.2 s: each recv is quick, but the whole request would take 2 minutes.
+        sent, answer = _trickle(r.port, request, pause=0.2, limit=len(request))
+        assert sent < 40, "the server kept reading a trickled request far past its deadline"
+        assert answer == b"" or answer.startswith(b"HTTP/1.1 408")
+        # The worker threads are free again: a normal request is served.
+        conn = _connect(r.port)
+        assert _get(conn)["requests"] == 1
+        conn.close()
+    finally:
+        r.stop()
+
+
+def test_idle_keep_alive_connections_outlive_the_request_deadline() -> None:
+    r = start_server(request_timeout=0.5)
+    try:
+        conn = _connect(r.port)
+        first = _get(conn)
+        time.sleep(1.0)  # idle between two requests: waits in the selector, no deadline
+        assert _get(conn)["connection_id"] == first["connection_id"]
+        conn.close()
+    finally:
+        r.stop()

@@ -16,6 +16,7 @@ TCP keepalive options are applied to each accepted socket, as OpenWEC does.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import socket
 import threading
@@ -24,6 +25,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from cheroot import makefile as cheroot_makefile
 from cheroot import server as cheroot_server
 from cheroot import wsgi as cheroot_wsgi
 
@@ -73,11 +75,42 @@ def _next_id() -> int:
         return next(_ids)
 
 
+class _DeadlineSocket:
+    """The socket as the request reader sees it: every read is bounded by the deadline of the
+    request being read, not only by the per-read timeout.
+
+    cheroot reads a request (PROXY header, request line, headers, body) in a worker thread, and
+    its timeout applies to each ``recv`` alone: a client trickling one byte a minute would hold
+    a worker thread for ever, and a few dozen such clients would stall the collector before
+    any authentication happens (slowloris). Between requests the connection waits in cheroot's
+    selector, not here, so idle keep-alive connections are not affected.
+    """
+
+    def __init__(self, sock: socket.socket, idle_timeout: float) -> None:
+        self._sock = sock
+        self._idle_timeout = idle_timeout
+        self.deadline: float | None = None
+
+    def recv_into(self, buffer: Any, nbytes: int = 0, flags: int = 0) -> int:
+        if self.deadline is not None:
+            remaining = self.deadline - time.monotonic()
+            if remaining <= 0:
+                # cheroot recognises this text as a timeout (408 if a request had started).
+                raise TimeoutError("timed out")
+            self._sock.settimeout(min(remaining, self._idle_timeout))
+        return self._sock.recv_into(buffer, nbytes, flags)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._sock, name)
+
+
 class _Connection(cheroot_server.HTTPConnection):  # type: ignore[misc]
-    """An HTTP connection with wec's per-connection state and optional PROXY header."""
+    """An HTTP connection with wec's per-connection state, optional PROXY header, and a
+    deadline on the reading of each request."""
 
     wec_state: ConnectionState | None = None
     _proxy_done = False
+    _reader: _DeadlineSocket | None = None
 
     def __init__(self, server: WecServer, sock: socket.socket, makefile: Any = None) -> None:
         if makefile is None:
@@ -85,6 +118,9 @@ class _Connection(cheroot_server.HTTPConnection):  # type: ignore[misc]
         else:
             super().__init__(server, sock, makefile)
         server._apply_keepalive(sock)
+        if server.request_timeout and isinstance(sock, socket.socket):
+            self._reader = _DeadlineSocket(sock, float(server.timeout))
+            self.rfile = cheroot_makefile.StreamReader(self._reader, "rb", self.rbufsize)
 
     def state(self) -> ConnectionState:
         if self.wec_state is None:
@@ -96,6 +132,17 @@ class _Connection(cheroot_server.HTTPConnection):  # type: ignore[misc]
         return self.wec_state
 
     def communicate(self) -> bool:
+        if self._reader is not None:
+            self._reader.deadline = time.monotonic() + self.server.request_timeout
+        try:
+            return self._communicate()
+        finally:
+            if self._reader is not None:
+                self._reader.deadline = None
+                with contextlib.suppress(OSError):
+                    self.socket.settimeout(self.server.timeout)
+
+    def _communicate(self) -> bool:
         if self.server.proxy_protocol and not self._proxy_done:
             try:
                 info = read_proxy_header(self.rfile)
@@ -148,7 +195,10 @@ class WecServer(cheroot_wsgi.Server):  # type: ignore[misc]
         shutdown_timeout: float = 30.0,
         max_body: int = 0,
         server_name: str = "wec",
+        request_timeout: float = 60.0,
     ) -> None:
+        # Set before cheroot can create any connection: _Connection reads it.
+        self.request_timeout = request_timeout
         super().__init__(
             bind,
             app,
