@@ -86,6 +86,7 @@ class Daemon:
         files_output.configure_handles(s.outputs.files_descriptor_close_timeout)
         self.metrics = Metrics(s.monitoring)
         self.service = CollectorService(s, self.store, self.heartbeats, metrics=self.metrics)
+        self.service.sync_on_requests = False  # _housekeeping() syncs every db_sync_interval
         self.service.sync(force=True)
         for c in s.collectors:
             acceptor = None

@@ -98,6 +98,9 @@ class CollectorService:
     ) -> None:
         self.settings = settings
         self.metrics = metrics or Metrics(settings.monitoring)
+        # wecd syncs from its housekeeping thread, so that no request waits for a reload (and
+        # the outputs it rebuilds); a service used on its own syncs when requests arrive.
+        self.sync_on_requests = True
         self.store = store
         self.heartbeats = heartbeats
         self._executor = ThreadPoolExecutor(max_workers=output_threads, thread_name_prefix="wec-output")
@@ -269,7 +272,8 @@ class CollectorService:
 
     def handle(self, message: Message, ctx: RequestContext) -> str | None:
         """Process one message; returns the response XML, or None for an empty 200."""
-        self.maybe_sync()
+        if self.sync_on_requests:
+            self.maybe_sync()
         if isinstance(message, Enumerate):
             self.metrics.input_messages.labels("enumerate").inc()
             return self.enumerate(message, ctx)
