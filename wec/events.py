@@ -386,6 +386,16 @@ def _parse_user_data(el: Any, content: str) -> UserData:
     # The content of UserData is provider-defined: it is passed on as the XML text received,
     # byte for byte (quotes, namespace declarations, entities), not as lxml would re-serialise it.
     m = _USERDATA_OPEN.search(content)
+    prefix = content[: m.start()] if m is not None else ""
+    if m is not None and (
+        "<!--" in prefix
+        or "<![CDATA[" in prefix
+        or "<?" in prefix[2:]
+        or len(_USERDATA_OPEN.findall(content)) != 1
+    ):
+        # Text search could be fooled (a "<UserData" inside a comment or CDATA, two UserData
+        # sections): trust the parsed element instead, as OpenWEC does.
+        m = None
     if m is not None:
         if m.group(2):
             return UserData("")

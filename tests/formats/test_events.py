@@ -419,3 +419,18 @@ def test_lone_surrogates_do_not_raise() -> None:
     assert e.error is not None
     assert e.error.type is ErrorType.UNRECOVERABLE
     assert e.error.original_content == raw
+
+
+@pytest.mark.parametrize(
+    "before",
+    ["<!--<UserData>-->", "<!--<UserData><y/></UserData>-->"],
+)
+def test_user_data_is_taken_from_the_element_not_from_a_comment(before: str) -> None:
+    raw = (
+        "<Event xmlns='http://schemas.microsoft.com/win/2004/08/events/event'><System>"
+        "<Provider Name='p'/><EventID>1</EventID><Computer>c</Computer></System>"
+        f"{before}<UserData><x xmlns='urn:a'>1</x></UserData></Event>"
+    )
+    data = parse_event(raw).data
+    assert isinstance(data, UserData)
+    assert data.xml == '<x xmlns="urn:a">1</x>'
