@@ -151,8 +151,11 @@ def test_bad_authorization_gets_401(running: Collector, authorization: str) -> N
     assert state_is_untouched(running)
 
 
-def test_get_is_404(running: Collector) -> None:
-    assert plain_post(running, b"", method="GET").status == 404
+def test_get_is_401_before_authentication_and_404_after(running: Collector) -> None:
+    assert plain_post(running, b"", method="GET").status == 401  # OpenWEC: authentication first
+    conn = open_session(running)
+    resp = conn._http.request("GET", conn.target, [("Host", conn.host_header), ("Content-Length", "0")], b"")
+    assert resp.status == 404
 
 
 def test_plaintext_soap_after_authentication_is_refused(running: Collector) -> None:

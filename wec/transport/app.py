@@ -171,8 +171,6 @@ class WecApp:
     # --- steps ---------------------------------------------------------------------------------
 
     def _read_body(self, request: Request) -> bytes:
-        if request.method != "POST":
-            raise HttpError(404, f"method {request.method} not allowed")
         if "chunked" in request.headers.get("Transfer-Encoding", "").lower():
             raise HttpError(400, "chunked bodies are not accepted (a Content-Length is required)")
         declared = request.headers.get("Content-Length")
@@ -236,7 +234,11 @@ class WecApp:
     def _handle(self, request: Request, conn: ConnectionState, sizes: list[int]) -> _Response:
         body = self._read_body(request)
         sizes[0] = len(body)
+        # Authentication comes before routing, as in OpenWEC: an unauthenticated peer learns
+        # nothing but "authenticate" (401), whatever it asks for.
         auth_headers = self._authenticate(request, conn)
+        if request.method != "POST":
+            raise HttpError(404, f"method {request.method} not allowed")
         if not body:
             return _Response(200, b"", auth_headers)  # the auth-only request
         plain = self._unwrap(request, conn, body)
