@@ -28,8 +28,8 @@ from typing import Any
 import pytest
 from lxml import etree
 
-from wec.events import parse_event
 from wec.formats import FORMAT_NAMES, EventMeta, format_batch, get_format
+from wec.formats.event_xml import parse_event
 from wec.formats.json import json_document
 
 N = 2000

@@ -9,8 +9,8 @@ import pytest
 
 import wec.formats
 from tests.formats.factory import META, event_xml, generated_events
-from wec.events import ErrorType, ParsedEvent
 from wec.formats import FORMAT_NAMES, BatchResult, EventMeta, format_batch, get_format
+from wec.formats.event_xml import ErrorType, ParsedEvent
 
 
 def test_the_four_formats_by_their_openwec_names() -> None:

@@ -14,8 +14,8 @@ import pytest
 
 from tests.formats.factory import META
 from tests.support.vectors import vector_path
-from wec.events import ErrorType
 from wec.formats import FORMAT_NAMES, format_batch, get_format
+from wec.formats.event_xml import ErrorType
 
 pytestmark = pytest.mark.slow
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from tests.formats.factory import EVENT_NS, event_xml, rendering_xml, system_xml
-from wec.events import (
+from wec.formats.event_xml import (
     BinaryEventData,
     Correlation,
     DebugData,

@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 
 from tests.support.vectors import vector_path, vectors_dir
-from wec.events import ErrorType, EventData, ParsedEvent, parse_event
 from wec.formats import EventMeta, get_format
+from wec.formats.event_xml import ErrorType, EventData, ParsedEvent, parse_event
 
 _DIR = ("formats", "openwec")
 

@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 
 from tests.formats.factory import EVENT_NS, META, event_xml, rendering_xml, system_xml
-from wec.events import ErrorType, EventError, ParsedEvent, parse_event
 from wec.formats import JsonFormat, get_format
 from wec.formats._common import rfc3339_utc
+from wec.formats.event_xml import ErrorType, EventError, ParsedEvent, parse_event
 
 JSON = JsonFormat()
 

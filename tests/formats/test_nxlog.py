@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 
 from tests.formats.factory import META, event_xml, rendering_xml, system_xml
-from wec.events import parse_event
 from wec.formats import NxlogFormat
+from wec.formats.event_xml import parse_event
 from wec.formats.nxlog import signed_keywords
 
 NXLOG = NxlogFormat()

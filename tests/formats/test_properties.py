@@ -10,8 +10,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.formats.factory import META, generated_events
-from wec.events import ParsedEvent, parse_event
 from wec.formats import FORMAT_NAMES, get_format
+from wec.formats.event_xml import ParsedEvent, parse_event
 
 _SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 _JSON_FORMATS = ("RawJson", "Json", "Nxlog")

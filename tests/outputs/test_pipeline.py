@@ -14,9 +14,9 @@ from typing import Any, ClassVar
 import pytest
 
 from tests.formats.factory import META, event_xml, system_xml
-from wec.events import ParsedEvent
 from wec.formats import get_format
 from wec.formats.base import EventMeta, Format
+from wec.formats.event_xml import ParsedEvent
 from wec.outputs.base import OutputBatch, OutputError
 from wec.outputs.context import DriverContext
 from wec.outputs.files import close_all_handles

@@ -12,8 +12,8 @@ import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from wec.events import ErrorType, EventError, ParsedEvent, parse_event
 from wec.formats.base import EventMeta, Format
+from wec.formats.event_xml import ErrorType, EventError, ParsedEvent, parse_event
 from wec.formats.json import JsonFormat
 from wec.formats.nxlog import NxlogFormat
 from wec.formats.raw import RawFormat

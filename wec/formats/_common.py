@@ -13,8 +13,8 @@ from typing import Any
 
 import orjson
 
-from wec.events import ErrorType, EventError
 from wec.formats.base import EventMeta
+from wec.formats.event_xml import ErrorType, EventError
 
 __all__ = ["dumps", "error_block", "meta_block", "meta_block_bytes", "rfc3339_utc", "scrub"]
 

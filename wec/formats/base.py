@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
-    from wec.events import ParsedEvent
+    from wec.formats.event_xml import ParsedEvent
 
 __all__ = ["EventMeta", "Format"]
 

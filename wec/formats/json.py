@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from wec.events import (
+from wec.formats._common import dumps, error_block, meta_block
+from wec.formats.event_xml import (
     BinaryEventData,
     DebugData,
     EventData,
@@ -21,7 +22,6 @@ from wec.events import (
     UserData,
     parse_event,
 )
-from wec.formats._common import dumps, error_block, meta_block
 
 if TYPE_CHECKING:
     from wec.formats.base import EventMeta

@@ -11,7 +11,8 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Any
 
-from wec.events import (
+from wec.formats._common import dumps, meta_block
+from wec.formats.event_xml import (
     BinaryEventData,
     DebugData,
     EventData,
@@ -21,7 +22,6 @@ from wec.events import (
     UserData,
     parse_event,
 )
-from wec.formats._common import dumps, meta_block
 from wec.formats.json import debug_data_fields, event_data_fields, openwec_block, processing_error_fields
 
 if TYPE_CHECKING:

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 from wec.formats._common import dumps, meta_block_bytes
 
 if TYPE_CHECKING:
-    from wec.events import ParsedEvent
+    from wec.formats.event_xml import ParsedEvent
     from wec.formats.base import EventMeta
 
 __all__ = ["RawJsonFormat"]
