@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from lxml import etree
 
+from wec.model import Subscription
 from wec.protocol import (
     Enumerate,
     EventsBatch,
@@ -25,7 +26,6 @@ from wec.protocol import (
     parse_message,
     subscription_version,
 )
-from wec.subscriptions.model import Subscription
 
 N_EVENTS = 200
 SUB_UUID = "9D4C2B7A-1E3F-4A58-8C6D-0B7E2F1A3C95"

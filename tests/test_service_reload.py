@@ -15,6 +15,7 @@ import pytest
 
 from tests.e2e.harness import subscription_toml
 from wec.config import load_settings
+from wec.model import OutputConfig
 from wec.outputs import registry
 from wec.outputs.base import OutputBatch, OutputError
 from wec.protocol import parse_message
@@ -23,7 +24,6 @@ from wec.sim import soap
 from wec.store import HeartbeatQueue, open_store
 from wec.store.settings import DatabaseSettings
 from wec.subscriptions.files import parse_subscription
-from wec.subscriptions.model import OutputConfig
 
 DATA = Path(__file__).parent / "data"
 UUID = "7f1d4d2a-2f0e-4d8a-9c55-0b6f0c3a9e01"

@@ -24,6 +24,7 @@ from typing import Any
 from wec.config import CollectorSettings, Settings
 from wec.formats.base import EventMeta
 from wec.metrics import Metrics
+from wec.model import Subscription
 from wec.outputs.context import DriverContext
 from wec.outputs.pipeline import DeliveryFailed, Pipeline, build_pipeline
 from wec.protocol import (
@@ -45,7 +46,6 @@ from wec.protocol import (
 )
 from wec.store.base import Store
 from wec.store.heartbeats import HeartbeatQueue
-from wec.subscriptions.model import Subscription
 
 __all__ = ["CollectorService", "RequestContext", "ServiceError", "SubscriptionRuntime"]
 

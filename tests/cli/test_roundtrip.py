@@ -16,9 +16,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tests.cli.conftest import Cli
+from wec.model import ContentFormat, Subscription
 from wec.subscriptions.export import dump_json, load_json
 from wec.subscriptions.files import SubscriptionFileError, parse_subscription, skeleton
-from wec.subscriptions.model import ContentFormat, Subscription
 from wec.subscriptions.wecutil import WecutilError, dump_windows, parse_windows
 
 

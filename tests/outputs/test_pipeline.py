@@ -17,11 +17,11 @@ from tests.formats.factory import META, event_xml, system_xml
 from wec.formats import get_format
 from wec.formats.base import EventMeta, Format
 from wec.formats.event_xml import ParsedEvent
+from wec.model import OutputConfig
 from wec.outputs.base import OutputBatch, OutputError
 from wec.outputs.context import DriverContext
 from wec.outputs.files import close_all_handles
 from wec.outputs.pipeline import DeliveryFailed, OutputRuntime, Pipeline, build_pipeline
-from wec.subscriptions.model import OutputConfig
 
 WAIT = 10.0
 

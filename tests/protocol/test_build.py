@@ -12,6 +12,7 @@ import pytest
 from lxml import etree
 
 from tests.protocol import envelopes as env
+from wec.model import ContentFormat, OutputConfig, Subscription
 from wec.protocol import (
     Enumerate,
     KerberosPolicy,
@@ -26,7 +27,6 @@ from wec.protocol import (
     parse_xml,
     subscription_version,
 )
-from wec.subscriptions.model import ContentFormat, OutputConfig, Subscription
 
 W = f"{{{ns.WSMAN}}}"
 E = f"{{{ns.EVENTING}}}"

@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from lxml import etree
 
 from tests.protocol import envelopes as env
+from wec.model import ContentFormat, Subscription
 from wec.protocol import (
     End,
     Enumerate,
@@ -30,7 +31,6 @@ from wec.protocol import (
     subscription_version,
 )
 from wec.protocol.xml import _ILLEGAL_XML_CHARS
-from wec.subscriptions.model import ContentFormat, Subscription
 
 MESSAGE_TYPES = (Enumerate, End, Heartbeat, EventsBatch, SubscriptionEnd)
 VALID = env.all_valid_messages()

@@ -11,6 +11,7 @@ from lxml import etree
 
 from tests.protocol.trees import canonical_outer_header, normalise
 from tests.support.vectors import vector_path
+from wec.model import ContentFormat, Subscription
 from wec.protocol import (
     End,
     Enumerate,
@@ -28,7 +29,6 @@ from wec.protocol import (
     parse_xml,
     subscription_version,
 )
-from wec.subscriptions.model import ContentFormat, Subscription
 
 
 def _read(name: str) -> str:

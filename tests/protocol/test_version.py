@@ -8,8 +8,7 @@ import re
 
 import pytest
 
-from wec.protocol import subscription_version
-from wec.subscriptions.model import (
+from wec.model import (
     CLIENT_VISIBLE_FIELDS,
     ClientFilter,
     ContentFormat,
@@ -17,6 +16,7 @@ from wec.subscriptions.model import (
     OutputConfig,
     Subscription,
 )
+from wec.protocol import subscription_version
 
 BASE = Subscription(
     uuid="9d4c2b7a-1e3f-4a58-8c6d-0b7e2f1a3c95",

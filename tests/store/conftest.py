@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
+from wec.model import OutputConfig, Subscription
 from wec.store.sqlite import SQLiteStore
-from wec.subscriptions.model import OutputConfig, Subscription
 
 QUERY = '<QueryList><Query Id="0"><Select Path="Security">*</Select></Query></QueryList>'
 

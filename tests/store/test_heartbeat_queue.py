@@ -11,9 +11,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from wec.model import Subscription
 from wec.store.heartbeats import HeartbeatQueue
 from wec.store.sqlite import SQLiteStore
-from wec.subscriptions.model import Subscription
 
 T0 = datetime(2026, 3, 1, 12, 0, 0, tzinfo=UTC)
 NEVER = 3600.0  # an interval that never elapses during a test

@@ -9,9 +9,9 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
+from wec.model import Subscription
 from wec.store.base import HeartbeatRow, HeartbeatUpdate, MachineState, machine_state
 from wec.store.sqlite import SQLiteStore
-from wec.subscriptions.model import Subscription
 
 MakeSub = Callable[..., Subscription]
 T0 = datetime(2026, 3, 1, 12, 0, 0, tzinfo=UTC)

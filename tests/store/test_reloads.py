@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from wec.model import Subscription
 from wec.store.sqlite import SQLiteStore
-from wec.subscriptions.model import Subscription
 
 
 def test_a_reload_request_bumps_one_counter_and_the_generation(

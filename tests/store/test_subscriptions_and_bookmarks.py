@@ -10,9 +10,7 @@ from typing import Any
 
 import pytest
 
-from wec.store.base import StoreError, SubscriptionConflict, UnknownSubscription
-from wec.store.sqlite import SQLiteStore
-from wec.subscriptions.model import (
+from wec.model import (
     ClientFilter,
     ContentFormat,
     FilterKind,
@@ -20,6 +18,8 @@ from wec.subscriptions.model import (
     OutputConfig,
     Subscription,
 )
+from wec.store.base import StoreError, SubscriptionConflict, UnknownSubscription
+from wec.store.sqlite import SQLiteStore
 
 MakeSub = Callable[..., Subscription]
 

@@ -13,6 +13,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from wec.model import (
+    ClientFilter,
+    ContentFormat,
+    FilterKind,
+    FilterOperation,
+    OutputConfig,
+    Subscription,
+)
 from wec.subscriptions.files import (
     SubscriptionFileError,
     dump_subscription,
@@ -22,14 +30,6 @@ from wec.subscriptions.files import (
     parse_flags,
     parse_subscription,
     skeleton,
-)
-from wec.subscriptions.model import (
-    ClientFilter,
-    ContentFormat,
-    FilterKind,
-    FilterOperation,
-    OutputConfig,
-    Subscription,
 )
 
 DATA = Path(__file__).parent / "data"

@@ -7,9 +7,9 @@ import json
 
 import pytest
 
+from wec.model import ContentFormat, FilterOperation
 from wec.subscriptions.export import load_json
 from wec.subscriptions.files import SubscriptionFileError
-from wec.subscriptions.model import ContentFormat, FilterOperation
 
 QUERY = '<QueryList><Query Id="0"><Select Path="Security">*</Select></Query></QueryList>'
 

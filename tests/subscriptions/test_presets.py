@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from wec.subscriptions.model import Subscription
+from wec.model import Subscription
 from wec.subscriptions.presets import DeliveryPreset, PresetValues, apply_preset, preset_values
 
 

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
+from wec.cli.sync import LoadError, apply_load, plan_load
+from wec.model import OutputConfig, Subscription
 from wec.store.sqlite import SQLiteStore
 from wec.subscriptions.files import load_path
-from wec.subscriptions.model import OutputConfig, Subscription
-from wec.subscriptions.sync import LoadError, apply_load, plan_load
 
 DATA = Path(__file__).parent / "data"
 SECURITY = '<QueryList><Query Id="0"><Select Path="Security">*</Select></Query></QueryList>'

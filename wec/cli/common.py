@@ -15,8 +15,8 @@ from typing import IO
 
 from wec.cli.render import Out
 from wec.config import Settings
+from wec.model import Subscription
 from wec.store.base import Store
-from wec.subscriptions.model import Subscription
 
 __all__ = ["EXIT_FAILED", "EXIT_SCHEMA", "EXIT_USAGE", "CliError", "Context", "parse_when"]
 

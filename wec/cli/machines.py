@@ -17,8 +17,8 @@ from typing import Any
 
 from wec.cli.common import EXIT_USAGE, CliError, Context, parse_when
 from wec.cli.render import Cell, Table, iso, relative_time
+from wec.model import Subscription
 from wec.store.base import HeartbeatRow, MachineState, machine_state
-from wec.subscriptions.model import Subscription
 
 __all__ = ["add_parsers", "print_clients"]
 

@@ -2,7 +2,7 @@
 """``wec subscriptions …``: list, show, load, skell, new, edit, enable/disable, delete,
 duplicate, export/import, reload.
 
-Every change goes through :func:`wec.subscriptions.sync.plan_load` and ``apply_load``, as a file
+Every change goes through :func:`wec.cli.sync.plan_load` and ``apply_load``, as a file
 load would: the same checks, the same report ("sources will re-subscribe", channels whose
 history will be replayed), and the same guard against a concurrent change.
 """
@@ -19,6 +19,15 @@ import orjson
 
 from wec.cli.common import EXIT_USAGE, CliError, Context
 from wec.cli.render import Cell, Table
+from wec.cli.sync import LoadError, LoadPlan, apply_load, plan_load
+from wec.model import (
+    ClientFilter,
+    ContentFormat,
+    FilterKind,
+    FilterOperation,
+    OutputConfig,
+    Subscription,
+)
 from wec.subscriptions.files import (
     DRIVERS,
     FORMATS,
@@ -30,17 +39,8 @@ from wec.subscriptions.files import (
     skeleton,
     subscription_document,
 )
-from wec.subscriptions.model import (
-    ClientFilter,
-    ContentFormat,
-    FilterKind,
-    FilterOperation,
-    OutputConfig,
-    Subscription,
-)
 from wec.subscriptions.presets import DeliveryPreset, apply_preset
 from wec.subscriptions.query import QueryError, parse_query
-from wec.subscriptions.sync import LoadError, LoadPlan, apply_load, plan_load
 
 __all__ = ["add_parsers"]
 

@@ -19,8 +19,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from wec.formats.base import EventMeta, Format
+from wec.model import OutputConfig
 from wec.outputs.base import Driver, OutputBatch, OutputError
-from wec.subscriptions.model import OutputConfig
 
 __all__ = ["DeliveryFailed", "DeliveryReport", "OutputRuntime", "Pipeline", "build_pipeline"]
 

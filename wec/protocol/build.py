@@ -24,7 +24,7 @@ from typing import Final
 
 from lxml import etree
 
-from wec.subscriptions.model import ContentFormat, Subscription
+from wec.model import ContentFormat, Subscription
 
 from . import ns
 from ._ids import is_hyphenated_uuid, new_message_id

@@ -16,7 +16,7 @@ import json
 import uuid
 from typing import Final
 
-from wec.subscriptions.model import CLIENT_VISIBLE_FIELDS, Subscription
+from wec.model import CLIENT_VISIBLE_FIELDS, Subscription
 
 __all__ = ["subscription_version"]
 

@@ -8,8 +8,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from wec.store.base import StoreError, require_utc
-from wec.subscriptions.model import (
+from wec.model import (
     ClientFilter,
     ContentFormat,
     FilterKind,
@@ -17,6 +16,7 @@ from wec.subscriptions.model import (
     OutputConfig,
     Subscription,
 )
+from wec.store.base import StoreError, require_utc
 
 __all__ = [
     "SUBSCRIPTION_COLUMNS",

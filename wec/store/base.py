@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Protocol, runtime_checkable
 
-from wec.subscriptions.model import Subscription
+from wec.model import Subscription
 
 __all__ = [
     "BookmarkRow",

@@ -27,6 +27,7 @@ from contextlib import contextmanager, suppress
 from datetime import datetime
 from typing import Any
 
+from wec.model import Subscription
 from wec.store._codec import (
     SUBSCRIPTION_COLUMNS,
     from_micros,
@@ -47,7 +48,6 @@ from wec.store.base import (
     UnknownSubscription,
     classify_machines,
 )
-from wec.subscriptions.model import Subscription
 
 __all__ = ["SQLiteStore"]
 

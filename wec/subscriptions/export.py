@@ -21,8 +21,8 @@ from typing import Any
 
 import orjson
 
+from wec.model import Subscription
 from wec.subscriptions.files import SubscriptionFileError, parse_document, subscription_document
-from wec.subscriptions.model import Subscription
 from wec.subscriptions.openwec_export import is_openwec_export, openwec_entries
 
 __all__ = ["EXPORT_FORMAT", "EXPORT_VERSION", "dump_json", "load_json", "subscription_to_json_dict"]

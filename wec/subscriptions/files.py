@@ -22,8 +22,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from wec.subscriptions import _toml
-from wec.subscriptions.model import (
+from wec.model import (
     ClientFilter,
     ContentFormat,
     FilterKind,
@@ -31,6 +30,7 @@ from wec.subscriptions.model import (
     OutputConfig,
     Subscription,
 )
+from wec.subscriptions import _toml
 from wec.subscriptions.query import QueryError, parse_query
 
 

@@ -12,7 +12,7 @@ import dataclasses
 import enum
 from dataclasses import dataclass
 
-from wec.subscriptions.model import Subscription
+from wec.model import Subscription
 
 __all__ = ["DeliveryPreset", "PresetValues", "apply_preset", "preset_values"]
 

@@ -43,7 +43,7 @@ from dataclasses import dataclass
 
 from lxml import etree
 
-from wec.subscriptions.model import ContentFormat, Subscription
+from wec.model import ContentFormat, Subscription
 from wec.subscriptions.presets import preset_values
 from wec.subscriptions.query import QueryError, parse_query
 

@@ -17,8 +17,8 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
+from wec.model import CLIENT_VISIBLE_FIELDS, Subscription
 from wec.store.base import Store
-from wec.subscriptions.model import CLIENT_VISIBLE_FIELDS, Subscription
 from wec.subscriptions.query import QueryError, added_channels, parse_query
 
 __all__ = ["LoadError", "LoadPlan", "SubscriptionChange", "apply_load", "plan_load"]
