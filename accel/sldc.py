@@ -20,8 +20,16 @@ import threading
 import numpy as np
 
 from accel import _sldc_kernel as _k
+from accel.bom import sniff_bom
 
-__all__ = ["DEFAULT_MAX_ENVELOPE_SIZE", "REASONS", "SldcError", "decompress", "default_cap"]
+__all__ = [
+    "DEFAULT_MAX_ENVELOPE_SIZE",
+    "REASONS",
+    "SldcError",
+    "decompress",
+    "default_cap",
+    "looks_uncompressed",
+]
 
 #: OpenWEC's and our default ``max_envelope_size`` (bytes), also the cap's default basis.
 DEFAULT_MAX_ENVELOPE_SIZE = 512_000
@@ -103,6 +111,17 @@ def _initial_size(data: bytes, cap: int) -> int:
         if 0 < hint <= cap:
             guess = hint
     return min(max(guess, 1024), cap) + _k.SLACK
+
+
+def looks_uncompressed(data: bytes) -> bool:
+    """True for a body labelled SLDC that is plain text: it starts with a BOM or with ``<``.
+
+    Windows sends the End that follows a SubscriptionEnd uncompressed under an SLDC label
+    (docs/accel.md). The test never hides a valid record: :func:`decompress` refuses every
+    such body anyway (``FF FE`` is an End Marker with a broken pad; ``FE FF``, ``EF BB BF`` and
+    ``<`` are data before any Reset).
+    """
+    return sniff_bom(data) is not None or data[:1] == b"<"
 
 
 def decompress(data: bytes, *, max_output: int | None = None) -> bytes:

@@ -25,11 +25,11 @@ import threading
 
 import numpy as np
 
+from accel.bom import sniff_bom
+
 __all__ = ["BOM_LE", "FAST_PATH_MIN_BYTES", "Decoded", "decode", "encode"]
 
 BOM_LE = codecs.BOM_UTF16_LE  # FF FE
-_BOM_BE = codecs.BOM_UTF16_BE  # FE FF
-_BOM_UTF8 = codecs.BOM_UTF8  # EF BB BF
 
 # Below this many bytes the numpy calls (~8 us in all) cost more than CPython's codec saves:
 # measured crossover ~20 KB. Heartbeats (3 KB) take the codec; Events envelopes the fast path.
@@ -110,15 +110,13 @@ def _narrow(body: bytes, offset: int, big_endian: bool) -> str | None:
 
 def decode(data: bytes) -> Decoded:
     """Decode a body per its BOM (none = UTF-16LE). Never raises for any ``bytes``."""
-    head = data[:2]
-    if head == BOM_LE:
-        offset, encoding, strict = 2, "utf-16-le", "utf-16"  # "utf-16" strips the BOM itself
-    elif head == _BOM_BE:
-        offset, encoding, strict = 2, "utf-16-be", "utf-16"
-    elif data[:3] == _BOM_UTF8:
-        offset, encoding, strict = 3, "utf-8", "utf-8-sig"
-    else:
+    bom = sniff_bom(data)
+    if bom is None:
         offset, encoding, strict = 0, "utf-16-le", "utf-16-le"
+    else:
+        # "utf-16" and "utf-8-sig" strip the BOM themselves.
+        offset, encoding = bom.length, bom.encoding
+        strict = "utf-8-sig" if encoding == "utf-8" else "utf-16"
     size = len(data) - offset
     if size >= FAST_PATH_MIN_BYTES and size % 2 == 0 and encoding != "utf-8":
         narrow = _narrow(data, offset, encoding == "utf-16-be")

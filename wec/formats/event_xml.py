@@ -28,11 +28,12 @@ from __future__ import annotations
 
 import enum
 import re
-import threading
 from dataclasses import dataclass, field
 from typing import Any
 
 from lxml import etree
+
+from wec.xmlparser import thread_parser
 
 __all__ = [
     "BinaryEventData",
@@ -174,26 +175,7 @@ class ParsedEvent:
 
 
 # --------------------------------------------------------------------------------------------
-# XML parser: one per thread (lxml parser objects must not be shared between threads).
-
-_local = threading.local()
-
-
-def _parser() -> Any:
-    p = getattr(_local, "parser", None)
-    if p is None:
-        p = etree.XMLParser(
-            resolve_entities=False,
-            no_network=True,
-            load_dtd=False,
-            dtd_validation=False,
-            huge_tree=False,
-            collect_ids=False,
-            # The text is handed over as UTF-8 bytes: any encoding declaration is overridden.
-            encoding="utf-8",
-        )
-        _local.parser = p
-    return p
+# XML parsing: wec's hardened parser (wec.xmlparser), one per thread.
 
 
 class _XmlError(Exception):
@@ -210,7 +192,7 @@ def _parse_xml(content: str) -> Any:
     except UnicodeEncodeError as err:  # lone surrogates cannot be XML characters
         raise _XmlError(f"invalid character at offset {err.start}") from None
     try:
-        root = etree.fromstring(data, _parser())
+        root = etree.fromstring(data, thread_parser())
     except etree.XMLSyntaxError as err:
         raise _XmlError(getattr(err, "msg", None) or str(err) or "XML syntax error") from None
     except (etree.LxmlError, ValueError) as err:  # e.g. empty document

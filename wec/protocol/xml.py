@@ -1,11 +1,11 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""The one hardened XML parser of the protocol core.
+"""XML parsing for the protocol core: wec's hardened parser, plus a DOCTYPE refusal.
 
-Every byte that reaches it came from the network, so it is configured for hostile input
-(DESIGN.md decision 3): entities are never substituted, no DTD is loaded, no network
-access, ``huge_tree`` stays off (which also keeps libxml2's own nesting-depth and text-size
-limits), and a document with a DOCTYPE is refused outright (no WEF message has one, and it
-is the door to entity bombs). Whitespace is preserved: payloads are passed on verbatim.
+Every byte that reaches it came from the network, so it uses the parser of
+:mod:`wec.xmlparser` (entities never substituted, no DTD loaded, no network access,
+``huge_tree`` off, which also keeps libxml2's own nesting-depth and text-size limits), and a
+document with a DOCTYPE is refused outright (no WEF message has one, and it is the door to
+entity bombs). Whitespace is preserved: payloads are passed on verbatim.
 
 PROTOCOL.md §3.8: Windows may put characters that XML 1.0 forbids (U+0004, U+0005, …) inside
 event CDATA. When, and only when, a document fails to parse and contains such characters,
@@ -16,14 +16,15 @@ OpenWEC does. Valid documents never pay for the scan.
 from __future__ import annotations
 
 import re
-import threading
 from typing import Final
 
 from lxml import etree
 
+from wec.xmlparser import thread_parser
+
 from .errors import RemoteProtocolError
 
-__all__ = ["DEFAULT_MAX_CHARS", "escape_invalid_xml_chars", "new_parser", "parse_xml"]
+__all__ = ["DEFAULT_MAX_CHARS", "escape_invalid_xml_chars", "parse_xml"]
 
 # A WEF envelope is bounded by w:MaxEnvelopeSize (512000 bytes by default, i.e. 256 Ki UTF-16
 # code units); allow generous headroom for large max_envelope_size settings.
@@ -60,34 +61,6 @@ def _doctype_in_prolog(text: str) -> bool:
             return text.startswith("<!DOCTYPE", pos)
 
 
-_local = threading.local()
-
-
-def new_parser() -> etree.XMLParser:
-    """A parser with every dangerous feature off. One per thread: lxml parsers must not be
-    used by two threads at once, and cheroot serves requests from a thread pool."""
-    return etree.XMLParser(
-        encoding="utf-8",  # we always feed UTF-8 bytes; ignore any declared encoding
-        resolve_entities=False,
-        load_dtd=False,
-        dtd_validation=False,
-        no_network=True,
-        huge_tree=False,
-        remove_blank_text=False,
-        remove_comments=False,
-        remove_pis=False,
-        collect_ids=False,
-    )
-
-
-def _parser() -> etree.XMLParser:
-    parser: etree.XMLParser | None = getattr(_local, "parser", None)
-    if parser is None:
-        parser = new_parser()
-        _local.parser = parser
-    return parser
-
-
 def escape_invalid_xml_chars(text: str) -> str:
     """Replace each character illegal in XML 1.0 with ``\\u{<lowercase hex>}`` (PROTOCOL.md §3.8).
 
@@ -99,7 +72,7 @@ def escape_invalid_xml_chars(text: str) -> str:
 
 def _parse_once(text: str) -> etree._Element:
     data = text.encode("utf-8")  # UnicodeEncodeError on lone surrogates: handled by the caller
-    root = etree.fromstring(data, _parser())
+    root = etree.fromstring(data, thread_parser())
     if root.getroottree().docinfo.doctype:
         # Belt and braces: the prolog check above should have caught it already.
         raise RemoteProtocolError("DOCTYPE is not allowed", 400)

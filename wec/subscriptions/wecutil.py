@@ -43,9 +43,11 @@ from dataclasses import dataclass
 
 from lxml import etree
 
+from accel.bom import sniff_bom
 from wec.model import ContentFormat, Subscription
 from wec.subscriptions.presets import preset_values
 from wec.subscriptions.query import QueryError, parse_query
+from wec.xmlparser import hardened_parser
 
 __all__ = [
     "EVENTLOG_URI",
@@ -80,16 +82,11 @@ class WindowsImport:
     warnings: tuple[str, ...]
 
 
-def _parser() -> etree.XMLParser:
-    # Hardened like the query parser: no entities, no DTD, no network (DESIGN.md decision 3).
-    return etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False)
-
-
 def _decode(data: bytes) -> str:
     # wecutil writes UTF-16LE with a BOM; files edited by hand may be UTF-8 (PROTOCOL.md §3.8).
-    for bom, codec in ((b"\xff\xfe", "utf-16-le"), (b"\xfe\xff", "utf-16-be"), (b"\xef\xbb\xbf", "utf-8")):
-        if data.startswith(bom):
-            return data[len(bom) :].decode(codec)
+    bom = sniff_bom(data)
+    if bom is not None:
+        return data[bom.length :].decode(bom.encoding)
     if len(data) >= 2 and data[0] == 0x3C and data[1] == 0:  # '<' of UTF-16LE without a BOM
         return data.decode("utf-16-le")
     return data.decode("utf-8")
@@ -157,7 +154,7 @@ def parse_windows(data: bytes | str, *, uuid: str | None = None, source: str = "
         end = text.find("?>")
         text = text[end + 2 :] if end >= 0 else text
     try:
-        root = etree.fromstring(text.strip().encode("utf-8"), _parser())
+        root = etree.fromstring(text.strip().encode("utf-8"), hardened_parser())
     except etree.XMLSyntaxError as err:
         raise WecutilError(f"{source}: not well-formed XML: {err}") from err
     if root.getroottree().docinfo.doctype:
