@@ -21,10 +21,11 @@ from wec.cli.common import EXIT_USAGE, CliError, Context
 from wec.cli.render import Cell, Table
 from wec.cli.sync import LoadError, LoadPlan, apply_load, plan_load
 from wec.model import (
+    OPTIONS,
     ClientFilter,
-    ContentFormat,
     FilterKind,
     FilterOperation,
+    OptionSpec,
     OutputConfig,
     Subscription,
 )
@@ -145,6 +146,35 @@ def _show_dict(sub: Subscription) -> dict[str, Any]:
     }
 
 
+def _show_value(spec: OptionSpec, value: Any) -> str:
+    if value is None:
+        return spec.unset
+    if isinstance(value, bool):
+        return str(value).lower()
+    text = str(spec.to_plain(value))
+    return f"{text} {spec.unit}" if spec.unit else text
+
+
+# Rows of `show` that hold two options: (row name, first, second) → "first × second".
+_PAIRED_ROWS = (("connection_retry", "connection_retry_count", "connection_retry_interval"),)
+
+
+def _option_rows(sub: Subscription) -> list[tuple[str, str | Cell]]:
+    values = {o.name: _show_value(o, getattr(sub, o.name)) for o in OPTIONS}
+    rows: list[tuple[str, str | Cell]] = []
+    paired = {first: (row, second) for row, first, second in _PAIRED_ROWS}
+    seconds = {second for _, _, second in _PAIRED_ROWS}
+    for o in OPTIONS:
+        if o.name == "enabled" or o.name in seconds:  # `enabled` is the "state" row
+            continue
+        if o.name in paired:
+            row, second = paired[o.name]
+            rows.append((row, f"{values[o.name]} × {values[second]}"))
+        else:
+            rows.append((o.name, values[o.name]))
+    return rows
+
+
 def cmd_show(ctx: Context, args: argparse.Namespace) -> int:
     from wec.protocol import subscription_version
 
@@ -163,18 +193,8 @@ def cmd_show(ctx: Context, args: argparse.Namespace) -> int:
         ("version", subscription_version(sub)),
         ("state", _state(sub)),
         ("revision", sub.revision or unset),
-        ("uri", sub.uri or "(every URI)"),
-        ("heartbeat_interval", f"{sub.heartbeat_interval} s"),
-        ("connection_retry", f"{sub.connection_retry_count} × {sub.connection_retry_interval} s"),
-        ("max_time", f"{sub.max_time} s"),
-        ("max_elements", str(sub.max_elements) if sub.max_elements is not None else unset),
-        ("max_envelope_size", f"{sub.max_envelope_size} bytes"),
-        ("read_existing_events", str(sub.read_existing_events).lower()),
-        ("content_format", sub.content_format.value),
-        ("ignore_channel_error", str(sub.ignore_channel_error).lower()),
-        ("locale", sub.locale or unset),
-        ("data_locale", sub.data_locale or unset),
     ]
+    rows += _option_rows(sub)
     if sub.filter is None:
         rows.append(("filter", "(every source)"))
     else:
@@ -274,25 +294,44 @@ def _optional_int(text: str) -> int | None:
         raise argparse.ArgumentTypeError(f"expected an integer or 'none', got {text!r}") from None
 
 
+def _optional_str(text: str) -> str | None:
+    return text or None
+
+
+def _flag_help(spec: OptionSpec) -> str:
+    unset = {int: " ('none' = unset)", str: " ('' = unset)"}.get(spec.type, "") if spec.nullable else ""
+    # argparse formats help with %: a literal percent sign would break --help.
+    return (spec.help.rstrip(".") + unset).replace("%", "%%")
+
+
+def _add_option_flag(g: argparse._ArgumentGroup, spec: OptionSpec) -> None:
+    flag = "--" + spec.name.replace("_", "-")
+    kwargs: dict[str, Any] = {"help": _flag_help(spec)}
+    if spec.choices is not None:
+        kwargs["choices"] = spec.choices
+    elif spec.type is bool:
+        kwargs.update(type=_tri, metavar="true|false")
+    elif spec.type is int:
+        unit = {"s": "S", "bytes": "BYTES"}.get(spec.unit or "", "N")
+        kwargs.update(
+            type=_optional_int if spec.nullable else int, metavar=unit + ("|none" if spec.nullable else "")
+        )
+    else:
+        kwargs.update(type=_optional_str, metavar=spec.metavar or "TEXT")
+    # Absent flags leave no attribute, so that "not given" differs from "set to unset".
+    g.add_argument(flag, default=argparse.SUPPRESS, **kwargs)
+
+
 def _add_option_flags(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("subscription options (see docs/subscriptions.md)")
-    g.add_argument("--uri", help="offer only to sources enumerating this URI ('' = every URI)")
     g.add_argument(
         "--preset",
         choices=[x.value for x in DeliveryPreset],
         help="Microsoft's delivery preset: sets max_time and heartbeat_interval",
     )
-    g.add_argument("--heartbeat-interval", type=int, metavar="S")
-    g.add_argument("--connection-retry-count", type=int, metavar="N")
-    g.add_argument("--connection-retry-interval", type=int, metavar="S")
-    g.add_argument("--max-time", type=int, metavar="S")
-    g.add_argument("--max-elements", type=_optional_int, metavar="N|none", default=argparse.SUPPRESS)
-    g.add_argument("--max-envelope-size", type=int, metavar="BYTES")
-    g.add_argument("--read-existing-events", type=_tri, metavar="true|false")
-    g.add_argument("--content-format", choices=[c.value for c in ContentFormat])
-    g.add_argument("--ignore-channel-error", type=_tri, metavar="true|false")
-    g.add_argument("--locale", metavar="LANG", help="e.g. en-US ('' = unset)")
-    g.add_argument("--data-locale", metavar="LANG", help="e.g. en-US ('' = unset)")
+    for spec in OPTIONS:
+        if spec.cli:
+            _add_option_flag(g, spec)
     f = p.add_argument_group("client filter")
     f.add_argument("--filter", dest="filter_operation", choices=["Only", "Except", "none"],
                    help="Only/Except the targets; 'none' removes the filter")  # fmt: skip
@@ -301,33 +340,12 @@ def _add_option_flags(p: argparse.ArgumentParser) -> None:
     f.add_argument("--filter-targets", metavar="A,B,…", help="comma-separated principals or MachineIDs")
 
 
-_PLAIN_OPTIONS = (
-    "heartbeat_interval",
-    "connection_retry_count",
-    "connection_retry_interval",
-    "max_time",
-    "max_envelope_size",
-    "read_existing_events",
-    "ignore_channel_error",
-)
-
-
 def _apply_options(sub: Subscription, args: argparse.Namespace) -> Subscription:
-    changes: dict[str, Any] = {}
     if args.preset is not None:
         sub = apply_preset(sub, args.preset)
-    for name in _PLAIN_OPTIONS:
-        value = getattr(args, name)
-        if value is not None:
-            changes[name] = value
-    if hasattr(args, "max_elements"):
-        changes["max_elements"] = args.max_elements
-    if args.content_format is not None:
-        changes["content_format"] = ContentFormat(args.content_format)
-    for name in ("uri", "locale", "data_locale"):
-        value = getattr(args, name)
-        if value is not None:
-            changes[name] = value or None
+    changes = {
+        o.name: o.from_plain(getattr(args, o.name)) for o in OPTIONS if o.cli and hasattr(args, o.name)
+    }
     sub = dataclasses.replace(sub, **changes)
     return dataclasses.replace(sub, filter=_apply_filter(sub.filter, args))
 

@@ -1,5 +1,9 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Subscription ⇄ database row, and datetime ⇄ integer microseconds; shared by every backend."""
+"""Subscription ⇄ database row, and datetime ⇄ integer microseconds; shared by every backend.
+
+Each option of :data:`wec.model.OPTIONS` is a column of the same name; the codec follows that
+list, so a new option needs only its column (a migration).
+"""
 
 from __future__ import annotations
 
@@ -9,8 +13,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from wec.model import (
+    OPTIONS,
     ClientFilter,
-    ContentFormat,
     FilterKind,
     FilterOperation,
     OutputConfig,
@@ -34,19 +38,7 @@ SUBSCRIPTION_COLUMNS: tuple[str, ...] = (
     "uuid",
     "name",
     "query",
-    "uri",
-    "heartbeat_interval",
-    "connection_retry_count",
-    "connection_retry_interval",
-    "max_time",
-    "max_elements",
-    "max_envelope_size",
-    "read_existing_events",
-    "content_format",
-    "ignore_channel_error",
-    "locale",
-    "data_locale",
-    "enabled",
+    *(o.name for o in OPTIONS),
     "revision",
     "filter",
     "outputs",
@@ -108,25 +100,18 @@ def _outputs_from_json(text: str) -> tuple[OutputConfig, ...]:
     )
 
 
+def _column_value(value: Any) -> Any:
+    # SQLite has no boolean type: the schema stores 0/1.
+    return int(value) if isinstance(value, bool) else value
+
+
 def subscription_to_row(sub: Subscription) -> tuple[Any, ...]:
     """Values in :data:`SUBSCRIPTION_COLUMNS` order (booleans as 0/1 for SQLite)."""
     return (
         Subscription.canonical_uuid(sub.uuid),
         sub.name,
         sub.query,
-        sub.uri,
-        sub.heartbeat_interval,
-        sub.connection_retry_count,
-        sub.connection_retry_interval,
-        sub.max_time,
-        sub.max_elements,
-        sub.max_envelope_size,
-        int(sub.read_existing_events),
-        sub.content_format.value,
-        int(sub.ignore_channel_error),
-        sub.locale,
-        sub.data_locale,
-        int(sub.enabled),
+        *(_column_value(o.to_plain(getattr(sub, o.name))) for o in OPTIONS),
         sub.revision,
         _filter_to_json(sub.filter),
         _outputs_to_json(sub.outputs),
@@ -139,22 +124,10 @@ def subscription_from_row(row: Mapping[str, Any]) -> Subscription:
             uuid=row["uuid"],
             name=row["name"],
             query=row["query"],
-            uri=row["uri"],
-            heartbeat_interval=row["heartbeat_interval"],
-            connection_retry_count=row["connection_retry_count"],
-            connection_retry_interval=row["connection_retry_interval"],
-            max_time=row["max_time"],
-            max_elements=row["max_elements"],
-            max_envelope_size=row["max_envelope_size"],
-            read_existing_events=bool(row["read_existing_events"]),
-            content_format=ContentFormat(row["content_format"]),
-            ignore_channel_error=bool(row["ignore_channel_error"]),
-            locale=row["locale"],
-            data_locale=row["data_locale"],
-            enabled=bool(row["enabled"]),
             revision=row["revision"],
             filter=_filter_from_json(row["filter"]),
             outputs=_outputs_from_json(row["outputs"]),
+            **{o.name: o.from_plain(row[o.name]) for o in OPTIONS},
         )
     except (KeyError, ValueError, TypeError) as err:
         raise StoreError(f"corrupt subscription row {row.get('uuid')!r}: {err}") from err

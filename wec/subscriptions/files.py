@@ -17,16 +17,18 @@ problem raises :class:`SubscriptionFileError` naming the file and the key.
 from __future__ import annotations
 
 import posixpath
+import textwrap
 import tomllib
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 from wec.model import (
+    OPTIONS,
     ClientFilter,
-    ContentFormat,
     FilterKind,
     FilterOperation,
+    OptionSpec,
     OutputConfig,
     Subscription,
 )
@@ -63,8 +65,10 @@ _TOP_KEYS = frozenset({"uuid", "version", "name", "query", "options", "filter", 
 _FILTER_KEYS = frozenset({"operation", "type", "flags", "targets", "princs", "cert_subjects"})
 _OUTPUT_KEYS = frozenset({"driver", "format", "enabled", "config"})
 _FLAGS = {"CaseInsensitive": "case_insensitive", "GlobPattern": "glob"}
-_U16 = 0xFFFF
-_U32 = 0xFFFF_FFFF
+
+
+# `enabled` heads [options]: it is what one looks for first in a file.
+_FILE_ORDER = sorted(OPTIONS, key=lambda o: o.name != "enabled")
 
 
 class SubscriptionFileError(ValueError):
@@ -196,37 +200,23 @@ def parse_document(
     )
 
 
+def _option_value(r: _Reader, t: Mapping[str, Any], spec: OptionSpec, where: str) -> Any:
+    if spec.type is bool:
+        return r.boolean(t, spec.name, where)
+    if spec.type is int:
+        assert spec.low is not None and spec.high is not None
+        return r.integer(t, spec.name, where, spec.low, spec.high)
+    if spec.choices is not None:
+        return spec.from_plain(r.choice(t, spec.name, where, spec.choices))
+    return r.string(t, spec.name, where)
+
+
 def _options(r: _Reader, t: Mapping[str, Any]) -> dict[str, Any]:
     w = "[options]"
-    allowed = frozenset(
-        {
-            "enabled", "uri", "heartbeat_interval", "connection_retry_count", "connection_retry_interval",
-            "max_time", "max_elements", "max_envelope_size", "read_existing_events", "content_format",
-            "ignore_channel_error", "locale", "data_locale",
-        }
-    )  # fmt: skip
-    r.keys(t, allowed, w)
-    out: dict[str, Any] = {
-        "uri": r.string(t, "uri", w),
-        "heartbeat_interval": r.integer(t, "heartbeat_interval", w, 1, _U32),
-        # 0 retries is meaningful (give up at once); OpenWEC stores a u16.
-        "connection_retry_count": r.integer(t, "connection_retry_count", w, 0, _U16),
-        "connection_retry_interval": r.integer(t, "connection_retry_interval", w, 1, _U32),
-        "max_time": r.integer(t, "max_time", w, 1, _U32),
-        "max_elements": r.integer(t, "max_elements", w, 1, _U32),
-        "max_envelope_size": r.integer(t, "max_envelope_size", w, 1, _U32),
-        "enabled": r.boolean(t, "enabled", w),
-        "read_existing_events": r.boolean(t, "read_existing_events", w),
-        "ignore_channel_error": r.boolean(t, "ignore_channel_error", w),
-        "locale": r.string(t, "locale", w),
-        "data_locale": r.string(t, "data_locale", w),
-    }
-    fmt = r.choice(t, "content_format", w, tuple(c.value for c in ContentFormat))
-    if fmt is not None:
-        out["content_format"] = ContentFormat(fmt)
+    r.keys(t, frozenset(o.name for o in OPTIONS), w)
+    out = {o.name: _option_value(r, t, o, w) for o in OPTIONS}
     # Unset options keep the model's defaults, except those whose default *is* "unset".
-    nullable = {"uri", "max_elements", "locale", "data_locale"}
-    return {k: v for k, v in out.items() if v is not None or k in nullable}
+    return {o.name: out[o.name] for o in OPTIONS if out[o.name] is not None or o.nullable}
 
 
 def parse_flags(text: str, where: str = "flags") -> dict[str, bool]:
@@ -423,21 +413,7 @@ def subscription_document(sub: Subscription) -> dict[str, Any]:
     """The subscription as the tables of its file (every option explicit, unset ones left out):
     :func:`parse_document` reads it back equal, except for the revision, which is not part of
     the file format."""
-    options: dict[str, Any] = {
-        "enabled": sub.enabled,
-        "uri": sub.uri,
-        "heartbeat_interval": sub.heartbeat_interval,
-        "connection_retry_count": sub.connection_retry_count,
-        "connection_retry_interval": sub.connection_retry_interval,
-        "max_time": sub.max_time,
-        "max_elements": sub.max_elements,
-        "max_envelope_size": sub.max_envelope_size,
-        "read_existing_events": sub.read_existing_events,
-        "content_format": sub.content_format.value,
-        "ignore_channel_error": sub.ignore_channel_error,
-        "locale": sub.locale,
-        "data_locale": sub.data_locale,
-    }
+    options = {o.name: o.to_plain(getattr(sub, o.name)) for o in _FILE_ORDER}
     doc: dict[str, Any] = {
         "uuid": sub.uuid,
         "name": sub.name,
@@ -481,26 +457,10 @@ def dump_subscription(sub: Subscription) -> str:
         f"query = {_toml.multiline(sub.query)}",
         "",
         "[options]",
-        f"enabled = {v(sub.enabled)}",
     ]
-
-    def optional(k: str, value: Any) -> str:
-        return f"{k} = {v(value)}" if value is not None else f"# {k} = (unset)"
-
-    lines += [
-        optional("uri", sub.uri),
-        f"heartbeat_interval = {v(sub.heartbeat_interval)}",
-        f"connection_retry_count = {v(sub.connection_retry_count)}",
-        f"connection_retry_interval = {v(sub.connection_retry_interval)}",
-        f"max_time = {v(sub.max_time)}",
-        optional("max_elements", sub.max_elements),
-        f"max_envelope_size = {v(sub.max_envelope_size)}",
-        f"read_existing_events = {v(sub.read_existing_events)}",
-        f"content_format = {v(sub.content_format.value)}",
-        f"ignore_channel_error = {v(sub.ignore_channel_error)}",
-        optional("locale", sub.locale),
-        optional("data_locale", sub.data_locale),
-    ]
+    for spec in _FILE_ORDER:
+        value = spec.to_plain(getattr(sub, spec.name))
+        lines.append(f"{spec.name} = {v(value)}" if value is not None else f"# {spec.name} = (unset)")
     if sub.filter is not None:
         f = sub.filter
         lines += ["", "[filter]", f"operation = {v(f.operation.value)}", f"type = {v(f.kind.value)}"]
@@ -552,34 +512,7 @@ enabled = true
 path = "/var/log/wec/{{ip:2}}/{{ip}}/{{client}}/messages"
 """
 
-_SKELETON_OPTIONS = """
-[options]
-# Offered to sources only when true (and at least one output is enabled).
-# enabled = true
-# Offer only to sources that enumerate on this URI (unset: every URI).
-# uri = "/wsman/SubscriptionManager/WEC"
-# Seconds between heartbeats of an idle source; also the window for "alive" machines.
-# heartbeat_interval = 3600
-# How often, and every how many seconds, a source retries an unreachable collector.
-# connection_retry_count = 5
-# connection_retry_interval = 60
-# Seconds a source may hold events before sending them (latency). Presets: 30 (min-latency),
-# 900 (normal), 21600 (min-bandwidth, with heartbeat_interval = 21600).
-# max_time = 30
-# Events per batch (unset: as many as fit in max_envelope_size).
-# max_elements = 100
-# Largest message a source sends, in bytes.
-# max_envelope_size = 512000
-# On first subscribe, send the events already in the logs, not only new ones.
-# read_existing_events = false
-# Raw, or RenderedText (adds the rendered message, about 2-3 times the bytes).
-# content_format = "Raw"
-# Tolerate channels of the query that a source cannot read.
-# ignore_channel_error = true
-# Language of rendered messages and of data.
-# locale = "en-US"
-# data_locale = "en-US"
-
+_SKELETON_FILTER = """
 # Which sources may use this subscription (unset: all of them).
 # [filter]
 # operation = "Only"                     # Only | Except
@@ -589,6 +522,16 @@ _SKELETON_OPTIONS = """
 """
 
 
+def _skeleton_options() -> str:
+    """Every option, commented out with its help and its default (or an example)."""
+    lines = ["", "[options]"]
+    for o in _FILE_ORDER:
+        lines += textwrap.wrap(o.help, 98, initial_indent="# ", subsequent_indent="# ")
+        shown = o.example if o.nullable else o.to_plain(o.default)
+        lines.append(f"# {o.name} = {_toml.value(shown)}")
+    return "\n".join(lines) + "\n" + _SKELETON_FILTER
+
+
 def skeleton(minimal: bool = False) -> str:
     """A commented template with a fresh uuid; it loads as is."""
-    return _SKELETON.format(uuid=Subscription.new_uuid(), options="" if minimal else _SKELETON_OPTIONS)
+    return _SKELETON.format(uuid=Subscription.new_uuid(), options="" if minimal else _skeleton_options())

@@ -14,26 +14,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from wec.model import OPTIONS
 from wec.subscriptions.files import SubscriptionFileError
 
 __all__ = ["OPENWEC_SCHEMAS", "is_openwec_export", "openwec_entries"]
 
 OPENWEC_SCHEMAS = ("V1", "V2")
-_OPTIONS = (
-    "uri",
-    "heartbeat_interval",
-    "connection_retry_count",
-    "connection_retry_interval",
-    "max_time",
-    "max_elements",
-    "max_envelope_size",
-    "enabled",
-    "read_existing_events",
-    "content_format",
-    "ignore_channel_error",
-    "locale",
-    "data_locale",
-)
+# OpenWEC's export holds every option at the top level of an entry, under wec's names.
+_OPTIONS = tuple(o.name for o in OPTIONS)
 
 
 def is_openwec_export(doc: Any) -> bool:
