@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 import os
 import re
 import subprocess
@@ -567,6 +568,77 @@ def test_wec_config_variable_names_the_file(tmp_path: Path, monkeypatch: pytest.
     monkeypatch.setenv("WEC_CONFIG", str(path))
 
     assert load_settings().source == str(path)
+
+
+def test_process_environment_overrides_are_validated_like_the_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = _write(tmp_path, MINIMAL)
+    monkeypatch.setenv("WEC_SERVER__FOO", "1")
+
+    with pytest.raises(ConfigError, match=r"'server\.foo'"):
+        load_settings(path)
+
+
+def test_nested_override_below_a_section(tmp_path: Path) -> None:
+    path = _write(tmp_path, MINIMAL + '\n[outputs.kafka.options]\n"bootstrap.servers" = "k1:9092"\n')
+
+    s = load_settings(path, environ={"WEC_OUTPUTS__FILES__FILES_DESCRIPTOR_CLOSE_TIMEOUT": "30"})
+
+    assert s.outputs.files_descriptor_close_timeout == 30.0
+    assert s.outputs.kafka_options == {"bootstrap.servers": "k1:9092"}
+
+
+def test_the_collectors_list_is_replaced_whole_from_the_environment(tmp_path: Path) -> None:
+    path = _write(tmp_path, MINIMAL)
+
+    s = load_settings(
+        path,
+        environ={
+            "WEC_COLLECTORS": '[{listen_address = "127.0.0.9", listen_port = 5999, '
+            'authentication = {type = "Kerberos"}}]'
+        },
+    )
+
+    assert [(c.listen_address, c.listen_port) for c in s.collectors] == [("127.0.0.9", 5999)]
+
+
+def test_only_the_named_file_is_read(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # No other file joins in: not a `.local` sibling, not one named by dynaconf's own variables.
+    path = _write(tmp_path, '[server]\nnode_name = "main"\n' + MINIMAL)
+    _write(tmp_path, '[server]\nnode_name = "local"\n', name="wec.local.toml")
+    other = _write(tmp_path, '[server]\nnode_name = "other"\nthread_pool_size = 3\n', name="other.toml")
+    monkeypatch.setenv("SETTINGS_FILE_FOR_DYNACONF", str(other))
+    monkeypatch.setenv("INCLUDES_FOR_DYNACONF", str(other))
+
+    s = load_settings(path)
+
+    assert s.server.node_name == "main"
+    assert s.server.thread_pool_size == 32
+
+
+def test_a_relative_path_is_taken_from_the_current_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "state").mkdir()
+    path = _write(tmp_path / "state", MINIMAL)
+    monkeypatch.chdir(tmp_path)
+
+    s = load_settings("state/wec.toml", environ={})
+
+    assert s.source == str(path)
+    assert s.database.path == str(tmp_path / "state" / "wec.sqlite")
+    with pytest.raises(ConfigError, match=f"not found: {re.escape(str(tmp_path / 'absent.toml'))}$"):
+        load_settings("absent.toml", environ={})
+
+
+def test_known_keys_are_the_dataclass_fields() -> None:
+    # The types, the required keys and the key list all come from the dataclasses.
+    with pytest.raises(ConfigError) as info:
+        parse_settings(_with(lambda r: r.update(server={"foo": 1})))
+
+    known = ", ".join(sorted(f.name for f in dataclasses.fields(ServerSettings)))
+    assert f"(known keys: {known})" in str(info.value)
 
 
 # --- relative paths -----------------------------------------------------------------------

@@ -2,20 +2,29 @@
 """Settings: the only reader of raw configuration.
 
 The file is TOML with OpenWEC's keys, so an ``openwec.conf.toml`` loads unchanged
-(PROTOCOL.md §11.1). dynaconf reads the file and the environment; environment overrides are
-``WEC_<SECTION>__<KEY>`` (values parsed as TOML, e.g. ``WEC_SERVER__DB_SYNC_INTERVAL=10``).
-Other ``WEC_*`` variables (``WEC_VECTORS`` and the like) are ignored, not rejected.
+(PROTOCOL.md §11.1). It is named by ``-c`` (else ``$WEC_CONFIG``, else the default), made
+absolute against the current directory and read exactly once: never searched for, so a
+relative ``-c state/wec.toml`` cannot pick up another directory's file. dynaconf then layers
+the environment on it with its ``WEC`` prefix and ``__`` nesting: ``WEC_<SECTION>__<KEY>``
+(values parsed as TOML, e.g. ``WEC_SERVER__DB_SYNC_INTERVAL=10``). Other ``WEC_*`` variables
+(``WEC_VECTORS`` and the like) are ignored, not rejected.
 
-Everything is then validated into frozen dataclasses. Unknown keys are rejected with a message
-naming the key, because a typo in a collector's settings ("listen_prot") must not silently
-fall back to a default. wec-only keys are additions next to OpenWEC's, never renames.
+Everything is then validated into frozen dataclasses. A dataclass field is the whole
+definition of a setting: its type, its default, and in its metadata its bounds (``positive``,
+``port``), its place in the TOML document (``toml``, when nested) and older spellings
+(``aliases``). Unknown keys are rejected with a message naming the key, because a typo in a
+collector's settings ("listen_prot") must not silently fall back to a default. wec-only keys
+are additions next to OpenWEC's, never renames.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import tomllib
-from collections.abc import Mapping
+import types
+import typing
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,6 +33,7 @@ from wec.store.settings import DatabaseSettings
 
 __all__ = [
     "DEFAULT_CONFIG_PATH",
+    "ENV_PREFIX",
     "AuthSettings",
     "CliSettings",
     "CollectorSettings",
@@ -33,34 +43,53 @@ __all__ = [
     "OutputsSettings",
     "ServerSettings",
     "Settings",
+    "describe_database",
     "load_settings",
     "parse_settings",
+    "settings_path",
 ]
 
 DEFAULT_CONFIG_PATH = "/etc/wec/wec.toml"
-_SECTIONS = ("server", "logging", "database", "collectors", "cli", "outputs", "monitoring")
+ENV_PREFIX = "WEC"  # WEC_<SECTION>__<KEY> overrides one key
 
 
 class ConfigError(ValueError):
     """The settings file or an override is invalid; the message names the key."""
 
 
+def _meta(
+    *, positive: bool = False, port: bool = False, toml: str | None = None, aliases: tuple[str, ...] = ()
+) -> dict[str, Any]:
+    """Field metadata read by the validation below: bounds, the key's dotted path inside its
+    section when it is nested (``files.files_descriptor_close_timeout``), accepted old names."""
+    return {"positive": positive, "port": port, "toml": toml, "aliases": aliases}
+
+
+_POSITIVE = _meta(positive=True)
+_PORT = _meta(port=True)
+
+
 @dataclass(frozen=True)
 class ServerSettings:
     keytab: str | None = None
     node_name: str | None = None
-    db_sync_interval: float = 5.0
-    flush_heartbeats_interval: float = 5.0
-    heartbeats_queue_size: int = 2048
-    tcp_keepalive_time: int | None = 7200
-    tcp_keepalive_intvl: int | None = None
-    tcp_keepalive_probes: int | None = None
+    db_sync_interval: float = field(default=5.0, metadata=_POSITIVE)
+    flush_heartbeats_interval: float = field(default=5.0, metadata=_POSITIVE)
+    heartbeats_queue_size: int = field(default=2048, metadata=_POSITIVE)
+    tcp_keepalive_time: int | None = field(default=7200, metadata=_POSITIVE)
+    tcp_keepalive_intvl: int | None = field(default=None, metadata=_POSITIVE)
+    tcp_keepalive_probes: int | None = field(default=None, metadata=_POSITIVE)
     # wec additions
-    thread_pool_size: int = 32  # cheroot worker threads per process
-    worker_processes: int = 1  # processes sharing each listening port (SO_REUSEPORT)
-    max_events_per_batch: int = 20000  # bound on w:Event elements in one message
-    shutdown_timeout: float = 30.0  # seconds in-flight batches get on SIGTERM
-    request_timeout: float = 60.0  # seconds a client gets to send one whole request (slowloris)
+    # cheroot worker threads per process
+    thread_pool_size: int = field(default=32, metadata=_POSITIVE)
+    # processes sharing each listening port (SO_REUSEPORT)
+    worker_processes: int = field(default=1, metadata=_POSITIVE)
+    # bound on w:Event elements in one message
+    max_events_per_batch: int = field(default=20000, metadata=_POSITIVE)
+    # seconds in-flight batches get on SIGTERM
+    shutdown_timeout: float = field(default=30.0, metadata=_POSITIVE)
+    # seconds a client gets to send one whole request (slowloris)
+    request_timeout: float = field(default=60.0, metadata=_POSITIVE)
     numba_cache_dir: str | None = None
     state_dir: str | None = None  # base for relative paths (SQLite path, files outputs)
 
@@ -88,10 +117,10 @@ class CollectorSettings:
     listen_address: str
     authentication: AuthSettings
     hostname: str | None = None
-    listen_port: int = 5985
-    max_content_length: int = 512000
+    listen_port: int = field(default=5985, metadata=_PORT)
+    max_content_length: int = field(default=512000, metadata=_POSITIVE)
     enable_proxy_protocol: bool = False
-    advertized_port: int | None = None
+    advertized_port: int | None = field(default=None, metadata=_PORT)
 
     @property
     def public_port(self) -> int:
@@ -105,28 +134,22 @@ class CliSettings:
 
 @dataclass(frozen=True)
 class OutputsSettings:
-    garbage_collect_interval: float = 600.0
-    files_descriptor_close_timeout: float = 600.0
-    kafka_options: dict[str, Any] = field(default_factory=dict)
+    garbage_collect_interval: float = field(default=600.0, metadata=_POSITIVE)
+    files_descriptor_close_timeout: float = field(
+        default=600.0, metadata=_meta(positive=True, toml="files.files_descriptor_close_timeout")
+    )
+    kafka_options: dict[str, Any] = field(default_factory=dict, metadata=_meta(toml="kafka.options"))
 
 
 @dataclass(frozen=True)
 class MonitoringSettings:
     listen_address: str
-    listen_port: int
-    machines_refresh_interval: float = 30.0
-    http_request_duration_buckets: tuple[float, ...] = (
-        0.005,
-        0.01,
-        0.025,
-        0.05,
-        0.1,
-        0.25,
-        0.5,
-        1.0,
-        2.5,
-        5.0,
-        10.0,
+    listen_port: int = field(metadata=_PORT)
+    machines_refresh_interval: float = field(default=30.0, metadata=_POSITIVE)
+    # Older OpenWEC releases spelled it http_requests_histogram_buckets: accept both.
+    http_request_duration_buckets: tuple[float, ...] = field(
+        default=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
+        metadata=_meta(aliases=("http_requests_histogram_buckets",)),
     )
     count_input_events_per_machine: bool = False
     count_input_event_bytes_per_machine: bool = False
@@ -144,6 +167,18 @@ class Settings:
     outputs: OutputsSettings
     monitoring: MonitoringSettings | None
     source: str | None = None  # the file these settings came from
+
+
+# The top-level tables of the file: every field of Settings but `source`.
+_SECTIONS = tuple(f.name for f in dataclasses.fields(Settings) if f.name != "source")
+
+
+def describe_database(db: DatabaseSettings) -> str:
+    """One line naming the database, for ``wec db status``, ``-v`` and wecd's start-up log
+    (never the password)."""
+    if db.type == "SQLite":
+        return f"SQLite {db.path}"
+    return f"{db.type} {db.user}@{db.host}:{db.port}/{db.dbname}"
 
 
 # --- validation helpers -------------------------------------------------------------------
@@ -168,25 +203,6 @@ def _typed(where: str, value: Any, kind: type | tuple[type, ...]) -> Any:
     return value
 
 
-def _kwargs(
-    where: str, data: Mapping[str, Any], types: Mapping[str, Any], required: tuple[str, ...] = ()
-) -> dict[str, Any]:
-    """Check keys and types of one table; returns constructor arguments."""
-    _check_keys(where, data, set(types))
-    for key in required:
-        if data.get(key) is None:
-            raise ConfigError(f"missing required key '{where}.{key}'")
-    return {
-        key: _typed(f"{where}.{key}", value, types[key]) for key, value in data.items() if value is not None
-    }
-
-
-def _build(
-    cls: type, where: str, data: Mapping[str, Any], types: Mapping[str, Any], required: tuple[str, ...] = ()
-) -> Any:
-    return cls(**_kwargs(where, data, types, required))
-
-
 def _positive(where: str, value: float | int | None) -> None:
     if value is not None and value <= 0:
         raise ConfigError(f"'{where}' must be positive, got {value}")
@@ -197,99 +213,86 @@ def _port(where: str, value: int | None) -> None:
         raise ConfigError(f"'{where}' must be a TCP port (1..65535), got {value}")
 
 
-_SERVER_TYPES = {
-    "keytab": str,
-    "node_name": str,
-    "db_sync_interval": float,
-    "flush_heartbeats_interval": float,
-    "heartbeats_queue_size": int,
-    "tcp_keepalive_time": int,
-    "tcp_keepalive_intvl": int,
-    "tcp_keepalive_probes": int,
-    "thread_pool_size": int,
-    "worker_processes": int,
-    "max_events_per_batch": int,
-    "shutdown_timeout": float,
-    "request_timeout": float,
-    "numba_cache_dir": str,
-    "state_dir": str,
-}
-_LOGGING_TYPES = {
-    "verbosity": str,
-    "server_logs": str,
-    "server_logs_pattern": str,
-    "access_logs": str,
-    "access_logs_pattern": str,
-}
-_DATABASE_TYPES = {
-    "type": str,
-    "path": str,
-    "host": str,
-    "port": int,
-    "dbname": str,
-    "user": str,
-    "password": str,
-    "ssl_mode": str,
-    "ca_file": str,
-    "max_chunk_size": int,
-}
-_COLLECTOR_TYPES = {
-    "hostname": str,
-    "listen_address": str,
-    "listen_port": int,
-    "max_content_length": int,
-    "enable_proxy_protocol": bool,
-    "advertized_port": int,
-    "authentication": dict,
-}
-_AUTH_TYPES = {
-    "type": str,
-    "service_principal_name": str,
-    "ca_certificate": str,
-    "server_certificate": str,
-    "server_private_key": str,
-}
-_MONITORING_TYPES = {
-    "listen_address": str,
-    "listen_port": int,
-    "machines_refresh_interval": float,
-    "http_request_duration_buckets": list,
-    "count_input_events_per_machine": bool,
-    "count_input_event_bytes_per_machine": bool,
-    "count_http_request_body_network_size_per_machine": bool,
-    "count_http_request_body_real_size_per_machine": bool,
-}
+def _kind(hint: Any) -> Any:
+    """What a field's annotation accepts from TOML: ``int | None`` → int, ``dict[str, Any]``
+    → dict, a settings dataclass → dict (a table), ``tuple[float, ...]`` → itself (a list of
+    numbers in the file)."""
+    if typing.get_origin(hint) in (typing.Union, types.UnionType):
+        (hint,) = [a for a in typing.get_args(hint) if a is not type(None)]
+    if typing.get_origin(hint) is dict or (isinstance(hint, type) and dataclasses.is_dataclass(hint)):
+        return dict
+    return hint
+
+
+def _numbers(where: str, value: Any) -> tuple[float, ...]:
+    if not isinstance(value, list) or not all(
+        isinstance(v, int | float) and not isinstance(v, bool) for v in value
+    ):
+        raise ConfigError(f"'{where}' must be a list of numbers")
+    return tuple(float(v) for v in value)
+
+
+def _table(
+    cls: type,
+    where: str,
+    data: Mapping[str, Any],
+    tables: Mapping[str, Callable[[str, Mapping[str, Any]], Any]] | None = None,
+) -> Any:
+    """Validate one TOML table against the settings dataclass ``cls`` and build it: the keys,
+    types, required keys and bounds all come from the dataclass fields. ``tables`` builds the
+    fields that are themselves validated tables (a collector's ``authentication``)."""
+    hints = typing.get_type_hints(cls)
+    specs = [(f, (f.metadata.get("toml") or f.name).split(".")) for f in dataclasses.fields(cls)]
+    allowed = {path[0] for _, path in specs}
+    allowed.update(a for f, _ in specs for a in f.metadata.get("aliases", ()))
+    _check_keys(where, data, allowed)
+    nested: dict[str, Mapping[str, Any]] = {}
+    for _, path in specs:
+        if len(path) == 2 and path[0] not in nested:
+            sub = _typed(f"{where}.{path[0]}", data.get(path[0], {}), dict)
+            _check_keys(f"{where}.{path[0]}", sub, {p[1] for _, p in specs if p[0] == path[0]})
+            nested[path[0]] = sub
+    kwargs: dict[str, Any] = {}
+    for f, path in specs:
+        key = f"{where}.{'.'.join(path)}"
+        table = nested[path[0]] if len(path) == 2 else data
+        value: Any = table.get(path[-1])
+        for alias in f.metadata.get("aliases", ()):
+            if value is None:
+                value = data.get(alias)
+        if value is None:
+            if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
+                raise ConfigError(f"missing required key '{key}'")
+            continue
+        kind = _kind(hints[f.name])
+        if tables and f.name in tables:
+            value = tables[f.name](key, _typed(key, value, dict))
+        elif typing.get_origin(kind) is tuple:
+            value = _numbers(key, value)
+        else:
+            value = _typed(key, value, kind)
+            if kind is dict:
+                value = dict(value)
+        if f.metadata.get("positive"):
+            _positive(key, value)
+        if f.metadata.get("port"):
+            _port(key, value)
+        kwargs[f.name] = value
+    return cls(**kwargs)
+
+
 _VERBOSITIES = ("error", "warn", "info", "debug", "trace")
 
 
-def _server(data: Mapping[str, Any]) -> ServerSettings:
-    s: ServerSettings = _build(ServerSettings, "server", data, _SERVER_TYPES)
-    for key in (
-        "db_sync_interval",
-        "flush_heartbeats_interval",
-        "heartbeats_queue_size",
-        "thread_pool_size",
-        "worker_processes",
-        "max_events_per_batch",
-        "tcp_keepalive_time",
-        "tcp_keepalive_intvl",
-        "tcp_keepalive_probes",
-        "shutdown_timeout",
-        "request_timeout",
-    ):
-        _positive(f"server.{key}", getattr(s, key))
-    return s
-
-
 def _logging(data: Mapping[str, Any]) -> LoggingSettings:
-    s: LoggingSettings = _build(LoggingSettings, "logging", data, _LOGGING_TYPES)
+    s: LoggingSettings = _table(LoggingSettings, "logging", data)
     if s.verbosity.lower() not in _VERBOSITIES:
         raise ConfigError(f"'logging.verbosity' must be one of {', '.join(_VERBOSITIES)}")
     return s
 
 
 def _database(data: Mapping[str, Any]) -> DatabaseSettings:
-    db: DatabaseSettings = _build(DatabaseSettings, "database", data, _DATABASE_TYPES, ("type",))
+    db: DatabaseSettings = _table(DatabaseSettings, "database", data)
     if db.type not in ("SQLite", "Postgres"):
         raise ConfigError("'database.type' must be 'SQLite' or 'Postgres'")
     if db.type == "SQLite" and not db.path:
@@ -306,7 +309,7 @@ def _database(data: Mapping[str, Any]) -> DatabaseSettings:
 
 
 def _auth(where: str, data: Mapping[str, Any]) -> AuthSettings:
-    auth: AuthSettings = _build(AuthSettings, where, data, _AUTH_TYPES, ("type",))
+    auth: AuthSettings = _table(AuthSettings, where, data)
     if auth.type == "Kerberos":
         # service_principal_name may be left out: any key of the keytab is then accepted,
         # which lets HTTP/ and HOST/ (Windows Server 2025) share one port.
@@ -326,64 +329,10 @@ def _collector(index: int, data: Mapping[str, Any]) -> CollectorSettings:
     where = f"collectors[{index}]"
     if not isinstance(data, Mapping):
         raise ConfigError(f"'{where}' must be a table")
-    _check_keys(where, data, set(_COLLECTOR_TYPES))
-    if "authentication" not in data:
-        raise ConfigError(f"missing required key '{where}.authentication'")
-    auth = _auth(f"{where}.authentication", _typed(f"{where}.authentication", data["authentication"], dict))
-    rest = {k: v for k, v in data.items() if k != "authentication"}
-    types = {k: v for k, v in _COLLECTOR_TYPES.items() if k != "authentication"}
-    c = CollectorSettings(authentication=auth, **_kwargs(where, rest, types, ("listen_address",)))
+    c: CollectorSettings = _table(CollectorSettings, where, data, {"authentication": _auth})
     if not c.listen_address:
         raise ConfigError(f"'{where}.listen_address' must not be empty")
-    _positive(f"{where}.max_content_length", c.max_content_length)
-    for key in ("listen_port", "advertized_port"):
-        _port(f"{where}.{key}", getattr(c, key))
     return c
-
-
-def _outputs(data: Mapping[str, Any]) -> OutputsSettings:
-    _check_keys("outputs", data, {"garbage_collect_interval", "files", "kafka"})
-    gc = _typed("outputs.garbage_collect_interval", data.get("garbage_collect_interval", 600.0), float)
-    files = _typed("outputs.files", data.get("files", {}), dict)
-    _check_keys("outputs.files", files, {"files_descriptor_close_timeout"})
-    timeout = _typed(
-        "outputs.files.files_descriptor_close_timeout",
-        files.get("files_descriptor_close_timeout", 600.0),
-        float,
-    )
-    kafka = _typed("outputs.kafka", data.get("kafka", {}), dict)
-    _check_keys("outputs.kafka", kafka, {"options"})
-    options = _typed("outputs.kafka.options", kafka.get("options", {}), dict)
-    _positive("outputs.garbage_collect_interval", gc)
-    _positive("outputs.files.files_descriptor_close_timeout", timeout)
-    return OutputsSettings(
-        garbage_collect_interval=gc, files_descriptor_close_timeout=timeout, kafka_options=dict(options)
-    )
-
-
-def _monitoring(data: Mapping[str, Any]) -> MonitoringSettings:
-    data = dict(data)
-    # Older OpenWEC releases spelled it http_requests_histogram_buckets: accept both.
-    legacy = data.pop("http_requests_histogram_buckets", None)
-    buckets = data.pop("http_request_duration_buckets", legacy)
-    m: MonitoringSettings = _build(
-        MonitoringSettings,
-        "monitoring",
-        data,
-        {k: v for k, v in _MONITORING_TYPES.items() if k != "http_request_duration_buckets"},
-        ("listen_address", "listen_port"),
-    )
-    _port("monitoring.listen_port", m.listen_port)
-    _positive("monitoring.machines_refresh_interval", m.machines_refresh_interval)
-    if buckets is not None:
-        if not isinstance(buckets, list) or not all(
-            isinstance(b, int | float) and not isinstance(b, bool) for b in buckets
-        ):
-            raise ConfigError("'monitoring.http_request_duration_buckets' must be a list of numbers")
-        m = MonitoringSettings(
-            **{**m.__dict__, "http_request_duration_buckets": tuple(float(b) for b in buckets)}
-        )
-    return m
 
 
 def _lower_keys(value: Any) -> Any:
@@ -395,12 +344,16 @@ def _lower_keys(value: Any) -> Any:
     return value
 
 
-def parse_settings(raw: Mapping[str, Any], source: str | None = None) -> Settings:
-    """Validate a plain mapping (the TOML document) into :class:`Settings`."""
-    raw = _lower_keys(raw)
+def _check_sections(raw: Mapping[str, Any]) -> None:
     for key in raw:
         if key not in _SECTIONS:
             raise ConfigError(f"unknown section or key '{key}' (known: {', '.join(_SECTIONS)})")
+
+
+def parse_settings(raw: Mapping[str, Any], source: str | None = None) -> Settings:
+    """Validate a plain mapping (the TOML document) into :class:`Settings`."""
+    raw = _lower_keys(raw)
+    _check_sections(raw)
     if "database" not in raw:
         raise ConfigError("missing required section [database]")
     collectors_raw = raw.get("collectors", [])
@@ -413,73 +366,114 @@ def parse_settings(raw: Mapping[str, Any], source: str | None = None) -> Setting
         if addr in seen:
             raise ConfigError(f"two collectors listen on {c.listen_address}:{c.listen_port}")
         seen.add(addr)
-    cli = _build(
-        CliSettings, "cli", _typed("cli", raw.get("cli", {}), dict), {"read_only_subscriptions": bool}
-    )
     monitoring = raw.get("monitoring")
     return Settings(
-        server=_server(_typed("server", raw.get("server", {}), dict)),
+        server=_table(ServerSettings, "server", _typed("server", raw.get("server", {}), dict)),
         logging=_logging(_typed("logging", raw.get("logging", {}), dict)),
         database=_database(_typed("database", raw["database"], dict)),
         collectors=collectors,
-        cli=cli,
-        outputs=_outputs(_typed("outputs", raw.get("outputs", {}), dict)),
-        monitoring=_monitoring(_typed("monitoring", monitoring, dict)) if monitoring is not None else None,
+        cli=_table(CliSettings, "cli", _typed("cli", raw.get("cli", {}), dict)),
+        outputs=_table(OutputsSettings, "outputs", _typed("outputs", raw.get("outputs", {}), dict)),
+        monitoring=(
+            _table(MonitoringSettings, "monitoring", _typed("monitoring", monitoring, dict))
+            if monitoring is not None
+            else None
+        ),
         source=source,
     )
 
 
-_DYNACONF_INTERNAL = {"load_dotenv"}
+# --- reading the file and the environment ---------------------------------------------------
+
+
+def settings_path(
+    path: str | os.PathLike[str] | None = None, environ: Mapping[str, str] | None = None
+) -> Path:
+    """The settings file to read: ``path`` (``-c``), else ``$WEC_CONFIG``, else
+    ``/etc/wec/wec.toml``; a relative name is taken from the current directory and made
+    absolute here, so that nothing downstream can look for it anywhere else."""
+    env = os.environ if environ is None else environ
+    name = os.fspath(path) if path else env.get("WEC_CONFIG") or DEFAULT_CONFIG_PATH
+    return Path(os.path.abspath(name))
+
+
+def _is_override(name: str) -> bool:
+    """``SECTION__KEY`` (the prefix already cut) names a key of a known section; the
+    ``[[collectors]]`` list can only be replaced whole (``WEC_COLLECTORS``)."""
+    section, nested, _ = name.partition("__")
+    return section.lower() in _SECTIONS and (bool(nested) or section.lower() == "collectors")
+
+
+def _only_overrides(data: dict[str, Any]) -> dict[str, Any]:
+    # dynaconf's filter_strategy: what its environment loader keeps of the WEC_* variables.
+    return {k: v for k, v in data.items() if _is_override(k)}
+
+
+def _with_environment(document: Mapping[str, Any], environ: Mapping[str, str] | None) -> dict[str, Any]:
+    """The file's tables with the ``WEC_<SECTION>__<KEY>`` overrides of ``environ`` (the
+    process environment when None) applied by dynaconf."""
+    from dynaconf import Dynaconf
+    from dynaconf.loaders.env_loader import load_from_env
+    from dynaconf.utils.parse_conf import boolean_fix, parse_conf_data
+
+    dyn = Dynaconf(
+        envvar_prefix=ENV_PREFIX,
+        environments=False,
+        load_dotenv=False,
+        # A whole-value override (WEC_COLLECTORS) replaces the list; `__` keys still only
+        # change their own key of the section.
+        merge_enabled=False,
+        # dynaconf would otherwise turn file strings such as a password "@json [1]" or
+        # "@int 5" into other values; OpenWEC's files must load unchanged (PROTOCOL.md
+        # §11.1). Environment values are still parsed as TOML.
+        auto_cast=False,
+        filter_strategy=_only_overrides,
+        # Set-up loads dynaconf's defaults only: no file loader (the file was read once,
+        # above; SETTINGS_FILE_FOR_DYNACONF cannot add another) and the environment is
+        # loaded below, after the file's values, so that it overrides them.
+        core_loaders=[],
+        loaders=[],
+    )
+    dyn.update({k.upper(): v for k, v in document.items()}, loader_identifier="settings_file")
+    if environ is None:
+        load_from_env(dyn, ENV_PREFIX, identifier="env_global")
+    else:
+        # A given environment (tests, embedding): the same prefix, filter and parsing as
+        # dynaconf's loader applies to os.environ, which it cannot be pointed elsewhere from.
+        cut = len(ENV_PREFIX) + 1
+        given = {
+            k[cut:]: parse_conf_data(boolean_fix(v), tomlfy=True, box_settings=dyn)
+            for k, v in environ.items()
+            if k.startswith(f"{ENV_PREFIX}_")
+        }
+        dyn.update(_only_overrides(given), loader_identifier="env_global")
+    data = dyn.as_dict()
+    return {k.lower(): v for k, v in data.items() if k.lower() in _SECTIONS}
 
 
 def load_settings(
     path: str | os.PathLike[str] | None = None, environ: Mapping[str, str] | None = None
 ) -> Settings:
-    """Read the settings file (default ``/etc/wec/wec.toml``) plus ``WEC_<SECTION>__<KEY>``
+    """Read the settings file (see :func:`settings_path`) plus ``WEC_<SECTION>__<KEY>``
     environment overrides, and validate them."""
-    from dynaconf import Dynaconf
-
-    file = Path(path or os.environ.get("WEC_CONFIG") or DEFAULT_CONFIG_PATH)
+    file = settings_path(path, environ)
     if not file.is_file():
         raise ConfigError(f"settings file not found: {file}")
     try:
         with file.open("rb") as fh:
-            file_keys = {k.lower() for k in tomllib.load(fh)}
+            document = tomllib.load(fh)
     except tomllib.TOMLDecodeError as err:
         raise ConfigError(f"{file}: invalid TOML: {err}") from err
-    env = dict(os.environ if environ is None else environ)
-    # Only WEC_<SECTION>__<KEY> are overrides; anything else with the prefix is not ours.
-    overrides = {
-        k: v
-        for k, v in env.items()
-        if k.startswith("WEC_") and k[4:].split("__", 1)[0].lower() in _SECTIONS and "__" in k
-    }
-    saved = {k: os.environ.pop(k) for k in list(os.environ) if k.startswith("WEC_")}
-    os.environ.update(overrides)
+    except OSError as err:
+        raise ConfigError(f"{file}: {err.strerror or err}") from err
+    document = _lower_keys(document)
+    _check_sections(document)  # before dynaconf sees the keys: none may set its own options
     try:
-        dyn = Dynaconf(
-            settings_files=[str(file)],
-            envvar_prefix="WEC",
-            environments=False,
-            load_dotenv=False,
-            merge_enabled=True,
-            # dynaconf would otherwise turn file strings such as a password "@json [1]" or
-            # "@int 5" into other values; OpenWEC's files must load unchanged (PROTOCOL.md
-            # §11.1). Environment values are still parsed as TOML.
-            auto_cast=False,
-        )
-        data = _lower_keys(dyn.as_dict())
+        data = _with_environment(document, environ)
+    except ConfigError:
+        raise
     except Exception as err:  # dynaconf raises a variety of parse errors
-        raise ConfigError(f"{file}: {err}") from err
-    finally:
-        for k in overrides:
-            os.environ.pop(k, None)
-        os.environ.update(saved)
-    data = {k: v for k, v in data.items() if k not in _DYNACONF_INTERNAL}
-    # Unknown top-level keys from the file are errors; from the environment we never add them.
-    for key in list(data):
-        if key not in file_keys and key not in _SECTIONS:
-            del data[key]
+        raise ConfigError(f"{file}: environment overrides: {err}") from err
     settings = parse_settings(data, source=str(file))
     return _resolve_paths(settings, file.parent)
 

@@ -12,6 +12,7 @@ import argparse
 from typing import Any
 
 from wec.cli.common import EXIT_USAGE, CliError, Context
+from wec.config import describe_database
 
 __all__ = ["add_parsers"]
 
@@ -41,9 +42,14 @@ def _init(ctx: Context, store: Any, args: argparse.Namespace) -> int:
 def _status(ctx: Context, store: Any, args: argparse.Namespace) -> int:
     current, latest = store.schema_version(), store.latest_version()
     pending = store.migrations_pending()
+    settings = ctx.settings
+    source = settings.source if settings is not None else None
+    database = describe_database(settings.database) if settings is not None else None
     if args.format == "json":
         ctx.out.json(
             {
+                "settings": source,
+                "database": database,
                 "schema_version": current,
                 "latest_version": latest,
                 "pending": [{"version": m.version, "name": m.name} for m in pending],
@@ -51,6 +57,9 @@ def _status(ctx: Context, store: Any, args: argparse.Namespace) -> int:
             }
         )
         return 0
+    # Which file and which database: a relative -c from the wrong directory shows here.
+    ctx.out.line(f"settings: {source}")
+    ctx.out.line(f"database: {database}")
     ctx.out.line(f"schema version: {current if current is not None else 'none (run `wec db init`)'}")
     ctx.out.line(f"this wec needs: {latest}")
     for m in pending:

@@ -21,7 +21,7 @@ from wec.cli import machines as machines_cli
 from wec.cli import subscriptions as subscriptions_cli
 from wec.cli.common import EXIT_FAILED, EXIT_SCHEMA, EXIT_USAGE, CliError, Context
 from wec.cli.render import Out
-from wec.config import DEFAULT_CONFIG_PATH, ConfigError, load_settings
+from wec.config import DEFAULT_CONFIG_PATH, ConfigError, describe_database, load_settings
 
 __all__ = ["build_parser", "main"]
 
@@ -41,7 +41,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "-c", "--config", default=None, help=f"settings file (default: $WEC_CONFIG or {DEFAULT_CONFIG_PATH})"
     )
-    p.add_argument("-v", "--verbose", action="count", default=0, help="show tracebacks of unexpected errors")
+    p.add_argument(
+        "-v",
+        "--verbose",
+        action="count",
+        default=0,
+        help="name the settings file and database used; show tracebacks of unexpected errors",
+    )
     p.add_argument("--version", action="version", version=f"wec {__version__}")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
     subscriptions_cli.add_parsers(sub)
@@ -90,6 +96,9 @@ def main(argv: list[str] | None = None, *, stdout: IO[str] | None = None, stderr
     try:
         if not getattr(args, "no_settings", False):
             ctx.settings = load_settings(args.config)
+            if args.verbose:
+                out.note(f"settings: {ctx.settings.source}")
+                out.note(f"database: {describe_database(ctx.settings.database)}")
         return int(func(ctx, args))
     except ConfigError as err:
         out.error(str(err))

@@ -9,7 +9,7 @@ import os
 import sys
 
 from wec import __version__
-from wec.config import DEFAULT_CONFIG_PATH, ConfigError, load_settings
+from wec.config import DEFAULT_CONFIG_PATH, ConfigError, describe_database, load_settings
 from wec.logsetup import setup_logging
 
 __all__ = ["main"]
@@ -32,6 +32,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"wecd: {err}", file=sys.stderr)
         return 2
     setup_logging(settings.logging, args.verbose)
+    log = logging.getLogger("wecd")
+    log.info("settings: %s", settings.source)
+    log.info("database: %s", describe_database(settings.database))
     if settings.server.worker_processes > 1 and settings.monitoring is not None:
         # Must happen before prometheus_client is imported (by wec.daemon, just below).
         from wec.metrics_env import prepare_multiprocess
@@ -54,15 +57,15 @@ def main(argv: list[str] | None = None) -> int:
         print(f"wecd: {err}", file=sys.stderr)
         return 2
     except KerberosConfigError as err:
-        logging.getLogger("wecd").error("Kerberos configuration: %s", err)
+        log.error("Kerberos configuration: %s", err)
         print(f"wecd: Kerberos configuration: {err}", file=sys.stderr)
         return 2
     except SchemaMismatch as err:
-        logging.getLogger("wecd").error("%s", err)
+        log.error("%s", err)
         print(f"wecd: {err}", file=sys.stderr)
         return 3
     except Exception as err:
-        logging.getLogger("wecd").exception("fatal error")
+        log.exception("fatal error")
         print(f"wecd: fatal: {err}", file=sys.stderr)
         return 1
     return 0
