@@ -26,6 +26,7 @@ LAYERS: tuple[frozenset[str], ...] = (
     frozenset({"subscriptions"}),
     frozenset({"config"}),
     frozenset({"logsetup", "metrics"}),
+    frozenset({"registry"}),
     frozenset({"service"}),
     frozenset({"transport"}),
     frozenset({"daemon", "demo"}),

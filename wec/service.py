@@ -1,36 +1,50 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """What the collector does with each message: Enumerate, Heartbeat, Events, End, SubscriptionEnd.
 
-This layer knows subscriptions, bookmarks, heartbeats and outputs; it does not parse XML or
-HTTP (the protocol core and the transport do). It keeps an in-memory snapshot of the
-subscriptions, refreshed from the store when the store's generation number changes (checked
-every ``db_sync_interval`` seconds, and at once on SIGHUP), so the request path reads no
-subscription from the database. Only subscriptions whose outputs changed get new drivers.
+Theory of operation.
 
-The delivery rule lives in :meth:`CollectorService.events`: deliver to every output, and only
-when all accepted it store the bookmark and Ack. Anything else is a 503 without Ack.
+This layer knows subscriptions, bookmarks, heartbeats and outputs; it parses neither XML nor
+HTTP (the protocol core and the transport do). The transport hands each parsed message to
+:meth:`CollectorService.handle` with a :class:`RequestContext` (who sent it, from where, to
+which path); the service answers with the response XML, ``None`` for an empty 200, or raises
+:class:`ServiceError` with the HTTP status.
+
+Subscriptions come from a :class:`~wec.registry.SubscriptionRegistry`: an in-memory snapshot
+refreshed from the store when the store's generation number changes (checked every
+``db_sync_interval`` seconds, and at once on SIGHUP), so the request path reads no
+subscription from the database, and only subscriptions whose outputs changed get new drivers.
+
+* **Enumerate**: every enabled subscription whose outputs work, whose ``uri`` matches the
+  request path and whose filter admits the source, with the source's stored bookmark. A
+  subscription that cannot be written (an unparsable query, a damaged bookmark) is left out,
+  loudly, instead of hiding the others.
+* **Heartbeat**: recorded (batched by the heartbeat queue), then Ack.
+* **Events**: the delivery rule. Deliver to every output, through a pipeline leased from the
+  registry for the batch; only when all accepted it, store the bookmark and Ack. Anything
+  else is a 503 without Ack: the source keeps the batch and sends it again.
+* **End**: an empty 200. **SubscriptionEnd**: logged (why the source gave up), an empty 200.
 """
 
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 from wec.config import CollectorSettings, Settings
 from wec.formats.base import EventMeta
 from wec.metrics import Metrics
 from wec.model import Subscription
 from wec.outputs.context import DriverContext
+from wec.outputs.handles import FileHandles
 from wec.outputs.pipeline import DeliveryFailed, Pipeline, build_pipeline
 from wec.protocol import (
     End,
     Enumerate,
     EventsBatch,
+    Header,
     Heartbeat,
     KerberosPolicy,
     LocalProtocolError,
@@ -42,8 +56,8 @@ from wec.protocol import (
     build_enumerate_response,
     collector_host,
     notify_address,
-    subscription_version,
 )
+from wec.registry import PipelineUnavailable, SubscriptionRegistry, SubscriptionRuntime
 from wec.store.base import Store
 from wec.store.heartbeats import HeartbeatQueue
 
@@ -72,21 +86,16 @@ class RequestContext:
     issuer_thumbprint: str | None = None  # TLS: SHA-1 of the CA that issued the client's cert
 
 
-@dataclass
-class SubscriptionRuntime:
-    subscription: Subscription
-    version: str
-    pipeline: Pipeline | None
-    outputs_key: tuple[str, ...]
-    error: str | None = None  # why the outputs could not be built (subscription then refused)
-    reloads: int = 0  # the store's reload counter when the pipeline was built (`wec subscriptions reload`)
-
-
-def _outputs_key(sub: Subscription) -> tuple[str, ...]:
-    return tuple(o.key() for o in sub.outputs)
-
-
 class CollectorService:
+    """The message handlers of one collector process, over its subscription registry.
+
+    One instance serves every listen address (each has its own transport app) and every
+    thread of the HTTP server: the handlers keep no per-request state, the registry and the
+    heartbeat queue are thread-safe, and outputs are written by a shared pool of
+    ``output_threads`` threads. ``sync``, ``maybe_sync``, ``reload_outputs``, ``reopen`` and
+    ``close`` are for the daemon (housekeeping thread, SIGHUP, shutdown).
+    """
+
     def __init__(
         self,
         settings: Settings,
@@ -95,8 +104,10 @@ class CollectorService:
         *,
         output_threads: int = 16,
         metrics: Metrics | None = None,
+        file_handles: FileHandles | None = None,
     ) -> None:
         self.settings = settings
+        self.file_handles = file_handles  # the Files outputs' open files, owned by the caller
         self.metrics = metrics or Metrics(settings.monitoring)
         # wecd syncs from its housekeeping thread, so that no request waits for a reload (and
         # the outputs it rebuilds); a service used on its own syncs when requests arrive.
@@ -104,18 +115,12 @@ class CollectorService:
         self.store = store
         self.heartbeats = heartbeats
         self._executor = ThreadPoolExecutor(max_workers=output_threads, thread_name_prefix="wec-output")
-        self._lock = threading.Lock()
-        self._subs: dict[str, SubscriptionRuntime] = {}
-        # A reload replaces pipelines while batches may be delivering to them; closing one
-        # under a batch would refuse it (the drivers raise once closed): a spurious 503 for
-        # every batch in flight at each SIGHUP. Replaced pipelines are closed when their last
-        # batch is done. Both dicts are keyed by id(pipeline) and guarded by self._lock.
-        self._in_use: dict[int, int] = {}
-        self._retired: dict[int, Pipeline] = {}
-        self._generation: int | None = None
-        self._last_sync = 0.0
+        self.registry = SubscriptionRegistry(store, self._build_pipeline)
 
-    # --- subscriptions snapshot ------------------------------------------------------------
+    # --- subscriptions -----------------------------------------------------------------------
+
+    def _build_pipeline(self, sub: Subscription) -> Pipeline:
+        return build_pipeline(sub.outputs, self._context, executor=self._executor)
 
     def _context(self, format_name: str) -> DriverContext:
         return DriverContext(
@@ -123,128 +128,34 @@ class CollectorService:
             kafka_options=self.settings.outputs.kafka_options,
             format_name=format_name,
             base_dir=self.settings.server.state_dir,
+            file_handles=self.file_handles,
         )
 
     def sync(self, force: bool = False) -> bool:
         """Reload subscriptions if the store changed; returns True if anything was reloaded."""
-        generation = self.store.subscriptions_generation()
-        with self._lock:
-            self._last_sync = time.monotonic()
-            if not force and generation == self._generation:
-                return False
-            subs = self.store.list_subscriptions()
-            reloads = self.store.reload_counters()
-            fresh: dict[str, SubscriptionRuntime] = {}
-            stale: list[Pipeline] = []
-            for sub in subs:
-                key = sub.uuid_upper
-                old = self._subs.get(key)
-                okey = _outputs_key(sub)
-                counter = reloads.get(sub.uuid, 0)
-                reload_requested = old is not None and old.reloads != counter
-                if (
-                    old is not None
-                    and old.outputs_key == okey
-                    and old.pipeline is not None
-                    and not force
-                    and not reload_requested
-                ):
-                    pipeline: Pipeline | None = old.pipeline
-                    error: str | None = None
-                else:
-                    if old is not None and old.pipeline is not None:
-                        stale.append(old.pipeline)
-                    if reload_requested:
-                        log.warning("subscription %s: reload requested, rebuilding its outputs", sub.name)
-                    pipeline, error = self._build(sub)
-                fresh[key] = SubscriptionRuntime(
-                    sub, subscription_version(sub), pipeline, okey, error, counter
-                )
-            for key, old in self._subs.items():
-                if key not in fresh and old.pipeline is not None:
-                    stale.append(old.pipeline)
-            self._subs = fresh
-            self._generation = generation
-            stale = self._retire(stale)
-        for p in stale:
-            p.close()
-        log.info(
-            "subscriptions loaded: %d (%d offerable)",
-            len(fresh),
-            sum(1 for r in fresh.values() if r.subscription.is_offerable()),
-        )
-        return True
-
-    def _build(self, sub: Subscription) -> tuple[Pipeline | None, str | None]:
-        try:
-            return build_pipeline(sub.outputs, self._context, executor=self._executor), None
-        except Exception as err:
-            log.error("subscription %s (%s): cannot build its outputs: %s", sub.name, sub.uuid, err)
-            return None, str(err)
-
-    def _retire(self, pipelines: list[Pipeline]) -> list[Pipeline]:
-        """With ``self._lock`` held: the replaced pipelines that can be closed now; the
-        others are closed by :meth:`_release` when their last batch is done."""
-        idle = []
-        for p in pipelines:
-            if self._in_use.get(id(p)):
-                self._retired[id(p)] = p
-            else:
-                idle.append(p)
-        return idle
-
-    def _acquire(self, runtime: SubscriptionRuntime) -> Pipeline | None:
-        """The subscription's current pipeline, marked in use until :meth:`_release`."""
-        with self._lock:
-            # A reload may have replaced the runtime since it was resolved: take the newest.
-            current = self._subs.get(runtime.subscription.uuid_upper) or runtime
-            pipeline = current.pipeline
-            if pipeline is not None:
-                self._in_use[id(pipeline)] = self._in_use.get(id(pipeline), 0) + 1
-            return pipeline
-
-    def _release(self, pipeline: Pipeline) -> None:
-        with self._lock:
-            left = self._in_use.get(id(pipeline), 0) - 1
-            if left > 0:
-                self._in_use[id(pipeline)] = left
-                return
-            self._in_use.pop(id(pipeline), None)
-            retired = self._retired.pop(id(pipeline), None)
-        if retired is not None:
-            retired.close()
+        return self.registry.sync(force)
 
     def maybe_sync(self) -> None:
-        if time.monotonic() - self._last_sync >= self.settings.server.db_sync_interval:
+        if time.monotonic() - self.registry.last_sync >= self.settings.server.db_sync_interval:
             try:
-                self.sync()
+                self.registry.sync()
             except Exception:
                 log.exception("cannot reload subscriptions from the database")
 
     def reload_outputs(self, uuid: str | None = None) -> None:
         """Rebuild drivers (SIGHUP, ``wec subscriptions reload``): files reopened, sockets redone."""
-        with self._lock:
-            targets = [r for k, r in self._subs.items() if uuid is None or k == uuid.upper()]
-            stale: list[Pipeline] = []
-            for r in targets:
-                old = r.pipeline
-                r.pipeline, r.error = self._build(r.subscription)
-                if old is not None:
-                    stale.append(old)
-            stale = self._retire(stale)
-        for p in stale:
-            p.close()
+        self.registry.rebuild(uuid)
 
     def reopen(self) -> None:
-        with self._lock:
-            pipelines = [r.pipeline for r in self._subs.values() if r.pipeline is not None]
-        for p in pipelines:
-            p.reopen()
+        self.registry.reopen()
+
+    def runtimes(self) -> list[SubscriptionRuntime]:
+        return self.registry.runtimes()
 
     def refresh_machine_metrics(self, now: datetime | None = None) -> None:
         """``openwec_machines{state}`` per subscription (OpenWEC refreshes it every 30 s)."""
         now = now or datetime.now(UTC)
-        for r in self.runtimes():
+        for r in self.registry.runtimes():
             sub = r.subscription
             start = now - timedelta(seconds=sub.heartbeat_interval)
             try:
@@ -254,18 +165,8 @@ class CollectorService:
                 continue
             self.metrics.set_machines(sub.uuid_upper, sub.name, {str(k): v for k, v in counts.items()})
 
-    def runtimes(self) -> list[SubscriptionRuntime]:
-        with self._lock:
-            return list(self._subs.values())
-
     def close(self) -> None:
-        with self._lock:
-            pipelines = [r.pipeline for r in self._subs.values() if r.pipeline is not None]
-            pipelines += self._retired.values()  # shutting down: do not wait for their batches
-            self._subs = {}
-            self._retired = {}
-        for p in pipelines:
-            p.close()
+        self.registry.close()
         self._executor.shutdown(wait=True)
 
     # --- messages ----------------------------------------------------------------------------
@@ -299,7 +200,7 @@ class CollectorService:
             else KerberosPolicy()
         )
         offers: list[SubscriptionOffer] = []
-        for r in self.runtimes():
+        for r in self.registry.runtimes():
             sub = r.subscription
             if not sub.is_offerable() or r.pipeline is None:
                 continue
@@ -324,26 +225,17 @@ class CollectorService:
             msg.header.machine_id,
             len(offers),
         )
-        try:
-            return build_enumerate_response(msg, offers)
-        except LocalProtocolError:
+
+        def left_out(offer: SubscriptionOffer, err: LocalProtocolError) -> None:
             # One subscription that cannot be written (an unparsable query, a damaged stored
             # bookmark) must not hide the others from every source: drop it, loudly.
-            good = []
-            for offer in offers:
-                try:
-                    build_enumerate_response(msg, [offer])
-                    good.append(offer)
-                except LocalProtocolError as err:
-                    log.error(
-                        "subscription %s cannot be offered to %s: %s",
-                        offer.subscription.name,
-                        ctx.principal,
-                        err,
-                    )
-            return build_enumerate_response(msg, good)
+            log.error(
+                "subscription %s cannot be offered to %s: %s", offer.subscription.name, ctx.principal, err
+            )
 
-    def _resolve(self, header: Any, ctx: RequestContext) -> SubscriptionRuntime:
+        return build_enumerate_response(msg, offers, on_error=left_out)
+
+    def _resolve(self, header: Header, ctx: RequestContext) -> SubscriptionRuntime:
         identifier = header.identifier
         if not identifier:
             raise ServiceError(400, "no e:Identifier reference parameter")
@@ -351,8 +243,7 @@ class CollectorService:
             key = Subscription.canonical_uuid(identifier).upper()
         except ValueError:
             raise ServiceError(400, f"e:Identifier {identifier!r} is not a UUID") from None
-        with self._lock:
-            runtime = self._subs.get(key)
+        runtime = self.registry.get(key)
         if runtime is None or not runtime.subscription.is_offerable():
             raise ServiceError(404, f"unknown or disabled subscription {identifier}")
         if not runtime.subscription.allows(ctx.principal, header.machine_id):
@@ -373,13 +264,11 @@ class CollectorService:
         sub = runtime.subscription
         if not msg.header.version:
             raise ServiceError(400, "Events without the Version reference parameter")
-        pipeline = self._acquire(runtime)
-        if pipeline is None:
-            raise ServiceError(503, f"subscription {sub.name}: outputs unavailable: {runtime.error}")
         try:
-            return self._deliver(msg, ctx, runtime, pipeline)
-        finally:
-            self._release(pipeline)
+            with self.registry.pipeline(runtime) as pipeline:
+                return self._deliver(msg, ctx, runtime, pipeline)
+        except PipelineUnavailable as err:
+            raise ServiceError(503, f"subscription {sub.name}: outputs unavailable: {err}") from err
 
     def _deliver(
         self, msg: EventsBatch, ctx: RequestContext, runtime: SubscriptionRuntime, pipeline: Pipeline

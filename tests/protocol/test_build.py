@@ -458,6 +458,40 @@ class TestEscapingAndErrors:
             SubscriptionOffer(_sub(), version, ADDRESS, None, KerberosPolicy())
 
 
+class TestOffersRenderedOneByOne:
+    def test_without_on_error_a_bad_offer_fails_the_whole_response(self) -> None:
+        with pytest.raises(LocalProtocolError):
+            _build(_offer(), _offer(bookmark="<BookmarkList><broken"))
+
+    def test_with_on_error_a_bad_offer_is_reported_once_and_left_out(self) -> None:
+        good = _offer()
+        bad_query = _offer(_sub(uuid="0b9f6f2e-6c4d-4c1e-9a57-3d2b8e7f1a10", query="<Nope/>"))
+        bad_bookmark = _offer(bookmark="<BookmarkList><broken")
+        left_out: list[tuple[SubscriptionOffer, LocalProtocolError]] = []
+        text = build_enumerate_response(
+            _request(),
+            [bad_query, good, bad_bookmark],
+            message_id="uuid:RESPONSE",
+            new_id=_counter(),
+            on_error=lambda offer, err: left_out.append((offer, err)),
+        )
+        assert [offer for offer, _ in left_out] == [bad_query, bad_bookmark]
+        assert all(isinstance(err, LocalProtocolError) for _, err in left_out)
+        items = parse_xml(text).findall(f"{S}Body/{N}EnumerateResponse/{W}Items/{M}Subscription")
+        assert len(items) == 1
+        assert SUB_UUID.upper() in text
+
+    def test_with_on_error_and_only_bad_offers_the_response_offers_nothing(self) -> None:
+        text = build_enumerate_response(
+            _request(),
+            [_offer(bookmark="<BookmarkList><broken")],
+            message_id="uuid:RESPONSE",
+            new_id=_counter(),
+            on_error=lambda offer, err: None,
+        )
+        assert "<w:Items></w:Items><w:EndOfSequence/>" in text
+
+
 class TestAck:
     def test_ack_form(self) -> None:
         request = parse_message(env.heartbeat(mid="uuid:31A7E5D0-8B2C-4F69-A0D3-E4C1B7F92856"))

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Final
 
@@ -305,23 +305,42 @@ def _subscription(offer: SubscriptionOffer, new_id: Callable[[], str]) -> str:
     )
 
 
+def _rendered_offers(
+    offers: Sequence[SubscriptionOffer],
+    new_id: Callable[[], str],
+    on_error: Callable[[SubscriptionOffer, LocalProtocolError], None] | None,
+) -> Iterator[str]:
+    for offer in offers:
+        try:
+            yield _subscription(offer, new_id)
+        except LocalProtocolError as err:
+            if on_error is None:
+                raise
+            on_error(offer, err)
+
+
 def build_enumerate_response(
     request: Enumerate,
     offers: Sequence[SubscriptionOffer],
     *,
     message_id: str | None = None,
     new_id: Callable[[], str] = new_message_id,
+    on_error: Callable[[SubscriptionOffer, LocalProtocolError], None] | None = None,
 ) -> str:
     """The EnumerateResponse offering ``offers`` (possibly none) to the source (§3.4).
 
     ``message_id`` fixes the response's own a:MessageID; ``new_id`` makes the ids of the
     inner Subscribe envelopes (tests pass a deterministic one).
 
+    Each offer is rendered once, on its own. An offer that cannot be written raises
+    :class:`LocalProtocolError`; with ``on_error``, it is passed to ``on_error`` instead and
+    left out, and the response offers the others.
+
     The context is empty and ``w:EndOfSequence`` is present: everything is in this one
     response (DSP0226 §8.2.3). A non-empty context would make Windows fall back to Pull.
     """
     header = request.header
-    items = "".join(_subscription(offer, new_id) for offer in offers)
+    items = "".join(_rendered_offers(offers, new_id, on_error))
     return (
         _ENVELOPE_OPEN
         + _outer_header(
