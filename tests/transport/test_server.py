@@ -26,7 +26,22 @@ from wec.transport.server import ConnectionState, WecServer, _Connection
 WAIT = 10.0  # upper bound of every wait in this module (seconds)
 
 
-class RecordingSession:
+class PassThroughSession:
+    """A session (wec.auth.session.Session) that leaves bodies as they are."""
+
+    principal = "CN=win10.wec.test"
+
+    def decrypt_request(self, content_type: str, body: bytes) -> bytes:
+        return body
+
+    def encrypt_response(self, plaintext: bytes) -> tuple[str, bytes]:
+        return "application/soap+xml;charset=UTF-16", plaintext
+
+    def close(self) -> None:
+        pass
+
+
+class RecordingSession(PassThroughSession):
     """Stands in for a Kerberos session: records that the server closed it."""
 
     def __init__(self) -> None:
@@ -235,7 +250,7 @@ def test_sessions_are_closed_when_the_server_stops(running: Running) -> None:
 
 
 def test_session_close_error_does_not_hurt_the_server(running: Running) -> None:
-    class Broken:
+    class Broken(PassThroughSession):
         def close(self) -> None:
             raise RuntimeError("boom")
 

@@ -1,9 +1,11 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """Authentication and session encryption for the collector (PROTOCOL.md §4).
 
-``multipart`` frames encrypted bodies (pure bytes), ``kerberos`` accepts Kerberos/Negotiate
-tokens and wraps/unwraps bodies per connection. The transport maps ``AuthError`` → 401,
-``DecryptError`` → 400; ``KerberosConfigError`` stops the collector at start-up.
+``session`` is the seam the transport talks to: a :class:`Session` decrypts each request body
+and encrypts each response body of one connection, and names its client. ``kerberos`` is its
+first implementation (one-round Kerberos/Negotiate accept, GSS wrap/unwrap per connection),
+``multipart`` frames the encrypted bodies (pure bytes). The transport maps ``AuthError`` →
+401, ``DecryptError`` → 400; ``KerberosConfigError`` stops the collector at start-up.
 """
 
 from wec.auth.errors import AuthError, DecryptError, KerberosConfigError
@@ -17,6 +19,7 @@ from wec.auth.multipart import (
     build_encrypted,
     parse_encrypted,
 )
+from wec.auth.session import Session
 
 __all__ = [
     "KERBEROS_PROTOCOL",
@@ -31,6 +34,7 @@ __all__ = [
     "KerberosAcceptor",
     "KerberosConfigError",
     "KerberosSession",
+    "Session",
     "build_encrypted",
     "parse_encrypted",
 ]

@@ -10,7 +10,9 @@ Theory of operation.
   ``gss_accept_sec_context`` step, which must complete with CONF, INTEG and MUTUAL; the AP-REP
   goes back in ``WWW-Authenticate`` on that request's 200.
 * The resulting :class:`KerberosSession` belongs to that connection (Windows never
-  re-authenticates on it) and unwraps/wraps every later body. GSS per-message tokens carry
+  re-authenticates on it) and decrypts/encrypts every later body
+  (:meth:`~KerberosSession.decrypt_request`, :meth:`~KerberosSession.encrypt_response`: the
+  :class:`wec.auth.session.Session` seam the transport uses). GSS per-message tokens carry
   sequence numbers, so calls are serialised by a lock and must happen in the wire order.
 
 Replays. MIT only detects replayed wrap tokens when the initiator asked for replay or
@@ -36,7 +38,13 @@ import gssapi.raw
 from gssapi.raw import IOV, IOVBufferType
 
 from wec.auth.errors import AuthError, DecryptError, KerberosConfigError
-from wec.auth.multipart import KERBEROS_PROTOCOL, SPNEGO_PROTOCOL, EncryptedBody, build_encrypted
+from wec.auth.multipart import (
+    KERBEROS_PROTOCOL,
+    SPNEGO_PROTOCOL,
+    EncryptedBody,
+    build_encrypted,
+    parse_encrypted,
+)
 
 __all__ = [
     "WWW_AUTHENTICATE_CHALLENGES",
@@ -160,7 +168,8 @@ class KerberosAcceptor:
 
 
 class KerberosSession:
-    """The security context of one authenticated TCP connection.
+    """The security context of one authenticated TCP connection: the Kerberos implementation
+    of :class:`wec.auth.session.Session`.
 
     ``principal`` is the authenticated source (``WIN10$@WINDOMAIN.LOCAL``), ``target`` the
     service principal it asked for, ``scheme`` ``"Kerberos"`` or ``"Negotiate"``, and
@@ -181,14 +190,24 @@ class KerberosSession:
         self._context = context
         self._lock = threading.Lock()
         self._last_seq: int | None = None
+        self._closed = False
 
     def __repr__(self) -> str:
         return f"<KerberosSession {self.principal} → {self.target} ({self.scheme})>"
+
+    def decrypt_request(self, content_type: str, body: bytes) -> bytes:
+        """The cleartext of one ``multipart/encrypted`` request body (the :class:`Session`
+        seam); raise :class:`DecryptError` for a plaintext or a malformed body too."""
+        if not content_type.lower().startswith("multipart/encrypted"):
+            raise DecryptError(f"plaintext body on a Kerberos collector ({content_type or 'no type'})")
+        return self.unwrap(parse_encrypted(content_type, body))
 
     def unwrap(self, body: EncryptedBody) -> bytes:
         """Decrypt one parsed body; raise :class:`DecryptError` on any failure."""
         seq = _inbound_sequence_number(body.header)
         with self._lock:
+            if self._closed:
+                raise DecryptError("the session is closed")
             if seq is not None and self._last_seq is not None and seq <= self._last_seq:
                 raise DecryptError(f"replayed or reordered message (sequence {seq} after {self._last_seq})")
             # Windows' framing: HEADER holds the token header plus the rotated (RRC) trailer,
@@ -230,6 +249,13 @@ class KerberosSession:
         """Wrap and frame a response body: ``(Content-Type, body)``."""
         header, data = self.wrap(plaintext)
         return build_encrypted(self.protocol, header, data, original_length=len(plaintext))
+
+    def close(self) -> None:
+        """The connection is gone: refuse any later request body. A response to a body already
+        decrypted can still be encrypted; the GSS context is freed with this object
+        (python-gssapi deletes it on garbage collection)."""
+        with self._lock:
+            self._closed = True
 
 
 def _service_name(spn: str) -> gssapi.Name:

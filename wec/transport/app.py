@@ -3,10 +3,14 @@
 
 Request pipeline (PROTOCOL.md §2, §4 "Pipeline"):
 
-    route (POST only) → size checks → authenticate (Kerberos accept, or the connection's
-    existing session) → empty body? answer 200 (auth-only request) → multipart → GSS unwrap →
-    SLDC decompress when Content-Encoding: SLDC → UTF-16 decode → parse → service → build →
-    UTF-16 encode → GSS wrap → multipart
+    size checks → authenticate (Kerberos accept, or the connection's existing session) →
+    route (POST only) → empty body? answer 200 (auth-only request) → session.decrypt_request
+    → SLDC decompress when Content-Encoding: SLDC → UTF-16 decode → parse → service → build →
+    UTF-16 encode → session.encrypt_response
+
+The session (:class:`wec.auth.session.Session`) is the security seam: the app never looks at
+how a body is protected. Kerberos sessions unwrap and wrap ``multipart/encrypted`` bodies; a
+TLS session passes them through. The client identity is the session's ``principal``.
 
 Every refusal is an :class:`HttpError` raised where it is detected and rendered in one place:
 an empty body, the status, a log line naming the peer and the reason. A refused request
@@ -18,7 +22,8 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from http import HTTPStatus
 from typing import Any
 
 from werkzeug.wrappers import Request
@@ -27,7 +32,7 @@ import accel.sldc
 import accel.utf16
 from wec.auth.errors import AuthError, DecryptError
 from wec.auth.kerberos import WWW_AUTHENTICATE_CHALLENGES, KerberosAcceptor
-from wec.auth.multipart import parse_encrypted
+from wec.auth.session import Session
 from wec.config import CollectorSettings
 from wec.protocol import RemoteProtocolError, parse_message
 from wec.service import CollectorService, RequestContext, ServiceError
@@ -39,20 +44,8 @@ log = logging.getLogger("wec.transport.app")
 access_log = logging.getLogger("wec.access")
 
 SOAP_CONTENT_TYPE = "application/soap+xml;charset=UTF-16"
-_REASONS = {
-    200: "OK",
-    400: "Bad Request",
-    401: "Unauthorized",
-    403: "Forbidden",
-    404: "Not Found",
-    405: "Method Not Allowed",
-    411: "Length Required",
-    413: "Content Too Large",
-    415: "Unsupported Media Type",
-    500: "Internal Server Error",
-    503: "Service Unavailable",
-}
-_BOMS = (b"\xff\xfe", b"\xfe\xff", b"\xef\xbb\xbf")
+# RFC 9110's name for 413; Python < 3.13 still says "Request Entity Too Large".
+_PHRASES = {HTTPStatus.REQUEST_ENTITY_TOO_LARGE: "Content Too Large"}
 
 
 class HttpError(Exception):
@@ -67,22 +60,25 @@ class HttpError(Exception):
 class _Response:
     status: int
     body: bytes = b""
-    headers: list[tuple[str, str]] | None = None
+    headers: list[tuple[str, str]] = field(default_factory=list)
+    # For the metrics: the request body as received, and as the service saw it (after
+    # decryption and decompression); 0 when the request was refused before that step.
+    request_bytes: int = 0
+    message_bytes: int = 0
 
 
 def _status_line(code: int) -> str:
-    return f"{code} {_REASONS.get(code, 'Error')}"
+    try:
+        status = HTTPStatus(code)
+    except ValueError:
+        return f"{code} Error"
+    return f"{code} {_PHRASES.get(status, status.phrase)}"
 
 
 def decode_text(data: bytes) -> tuple[str, int]:
     """UTF-16 (BOM-sniffed) to text; returns the number of U+FFFD substitutions too."""
     result = accel.utf16.decode(data)
     return result.text, result.replacements
-
-
-def looks_uncompressed(data: bytes) -> bool:
-    """A body labelled SLDC that is plain text (the End after a SubscriptionEnd, PROTOCOL.md §6)."""
-    return data.startswith(_BOMS) or data[:1] == b"<" or data[:2] == b"<\x00"
 
 
 class WecApp:
@@ -109,36 +105,15 @@ class WecApp:
         started = time.monotonic()
         conn: ConnectionState | None = environ.get(ENVIRON_KEY)
         request = Request(environ)
-        sizes = [0, 0]  # body bytes on the wire, and after decryption + decompression
-        try:
-            if conn is None:  # served by a server without per-connection state: refuse
-                raise HttpError(500, "no connection state (not served by wec's server)")
+        if conn is None:  # served by a server without per-connection state: refuse
+            resp = self._refuse(
+                request, None, HttpError(500, "no connection state (not served by wec's server)")
+            )
+        else:
             with conn.lock:
                 conn.requests += 1
-                resp = self._handle(request, conn, sizes)
-        except HttpError as err:
-            level = (
-                logging.INFO if err.status == 401 and "no Authorization" in err.reason else logging.WARNING
-            )
-            log.log(
-                level,
-                "%s %s from %s:%s (%s): %d %s",
-                request.method,
-                request.path,
-                environ.get("REMOTE_ADDR"),
-                environ.get("REMOTE_PORT"),
-                conn.principal if conn else None,
-                err.status,
-                err.reason,
-            )
-            resp = _Response(err.status, b"", err.headers)
-        except Exception:
-            log.exception(
-                "internal error on %s %s from %s", request.method, request.path, environ.get("REMOTE_ADDR")
-            )
-            resp = _Response(500)
-        headers = list(resp.headers or [])
-        headers.append(("Content-Length", str(len(resp.body))))
+                resp = self._handle(request, conn)
+        headers = [*resp.headers, ("Content-Length", str(len(resp.body)))]
         if resp.status in (400, 411, 413, 500):
             # After a refused request the connection state may be out of step with the source
             # (GSS sequence numbers); closing is what Windows expects after an error anyway.
@@ -162,11 +137,57 @@ class WecApp:
             uri,
             resp.status,
             time.monotonic() - started,
-            sizes[0],
-            sizes[1],
+            resp.request_bytes,
+            resp.message_bytes,
             conn.principal if conn else None,
         )
         return [resp.body]
+
+    def _handle(self, request: Request, conn: ConnectionState) -> _Response:
+        """Every outcome of one request as a response, refusals included (rendered here)."""
+        received = opened = 0
+        try:
+            body = self._read_body(request)
+            received = len(body)
+            # Authentication comes before routing, as in OpenWEC: an unauthenticated peer
+            # learns nothing but "authenticate" (401), whatever it asks for.
+            session, auth_headers = self._authenticate(request, conn)
+            if request.method != "POST":
+                raise HttpError(404, f"method {request.method} not allowed")
+            if not body:
+                resp = _Response(200, b"", auth_headers)  # the auth-only request
+            else:
+                xml_bytes = self._decompress(request, self._decrypt(request, session, body))
+                opened = len(xml_bytes)
+                resp = self._serve(request, conn, session, xml_bytes, auth_headers)
+        except HttpError as err:
+            resp = self._refuse(request, conn, err)
+        except Exception:
+            log.exception(
+                "internal error on %s %s from %s",
+                request.method,
+                request.path,
+                request.environ.get("REMOTE_ADDR"),
+            )
+            resp = _Response(500)
+        resp.request_bytes, resp.message_bytes = received, opened
+        return resp
+
+    def _refuse(self, request: Request, conn: ConnectionState | None, err: HttpError) -> _Response:
+        """The one place a refusal is logged and rendered: an empty body and the status."""
+        level = logging.INFO if err.status == 401 and "no Authorization" in err.reason else logging.WARNING
+        log.log(
+            level,
+            "%s %s from %s:%s (%s): %d %s",
+            request.method,
+            request.path,
+            request.environ.get("REMOTE_ADDR"),
+            request.environ.get("REMOTE_PORT"),
+            conn.principal if conn else None,
+            err.status,
+            err.reason,
+        )
+        return _Response(err.status, b"", err.headers)
 
     # --- steps ---------------------------------------------------------------------------------
 
@@ -187,8 +208,9 @@ class WecApp:
             raise HttpError(400, f"body shorter than its Content-Length ({len(data)} < {length})")
         return data
 
-    def _authenticate(self, request: Request, conn: ConnectionState) -> list[tuple[str, str]]:
-        """Kerberos: returns the WWW-Authenticate header to send (on the accepting request)."""
+    def _authenticate(self, request: Request, conn: ConnectionState) -> tuple[Session, list[tuple[str, str]]]:
+        """Kerberos: the connection's session, and the WWW-Authenticate header to send (on
+        the accepting request)."""
         assert self.acceptor is not None
         authorization = request.headers.get("Authorization")
         challenge = [("WWW-Authenticate", c) for c in WWW_AUTHENTICATE_CHALLENGES]
@@ -202,18 +224,14 @@ class WecApp:
             conn.closed = False
             conn.session = result.session
             conn.principal = result.session.principal
-            return [("WWW-Authenticate", result.www_authenticate)]
+            return result.session, [("WWW-Authenticate", result.www_authenticate)]
         if conn.session is None:
             raise HttpError(401, "no Authorization on an unauthenticated connection", challenge)
-        return []
+        return conn.session, []
 
-    def _unwrap(self, request: Request, conn: ConnectionState, body: bytes) -> bytes:
-        content_type = request.headers.get("Content-Type", "")
-        if not content_type.lower().startswith("multipart/encrypted"):
-            raise HttpError(400, f"plaintext body on a Kerberos collector ({content_type or 'no type'})")
+    def _decrypt(self, request: Request, session: Session, body: bytes) -> bytes:
         try:
-            encrypted = parse_encrypted(content_type, body)
-            return bytes(conn.session.unwrap(encrypted))
+            return session.decrypt_request(request.headers.get("Content-Type", ""), body)
         except DecryptError as err:
             raise HttpError(400, f"cannot decrypt body: {err}") from err
 
@@ -223,7 +241,7 @@ class WecApp:
             return plain
         if encoding.strip().upper() != "SLDC":
             raise HttpError(400, f"unsupported Content-Encoding {encoding!r}")
-        if looks_uncompressed(plain):
+        if accel.sldc.looks_uncompressed(plain):
             return plain
         try:
             cap = accel.sldc.default_cap(len(plain), max(self.collector.max_content_length, 512000))
@@ -231,30 +249,26 @@ class WecApp:
         except accel.sldc.SldcError as err:
             raise HttpError(400, f"invalid SLDC body: {err}") from err
 
-    def _handle(self, request: Request, conn: ConnectionState, sizes: list[int]) -> _Response:
-        body = self._read_body(request)
-        sizes[0] = len(body)
-        # Authentication comes before routing, as in OpenWEC: an unauthenticated peer learns
-        # nothing but "authenticate" (401), whatever it asks for.
-        auth_headers = self._authenticate(request, conn)
-        if request.method != "POST":
-            raise HttpError(404, f"method {request.method} not allowed")
-        if not body:
-            return _Response(200, b"", auth_headers)  # the auth-only request
-        plain = self._unwrap(request, conn, body)
-        xml_bytes = self._decompress(request, plain)
-        sizes[1] = len(xml_bytes)
+    def _serve(
+        self,
+        request: Request,
+        conn: ConnectionState,
+        session: Session,
+        xml_bytes: bytes,
+        auth_headers: list[tuple[str, str]],
+    ) -> _Response:
+        """Decoded, parsed, handed to the service; its answer encoded and encrypted."""
         text, replaced = decode_text(xml_bytes)
         if replaced:
             log.warning(
-                "invalid UTF-16 from %s: %d character(s) replaced by U+FFFD", conn.principal, replaced
+                "invalid UTF-16 from %s: %d character(s) replaced by U+FFFD", session.principal, replaced
             )
         try:
             message = parse_message(text, max_events=self.max_events)
         except RemoteProtocolError as err:
             raise HttpError(err.status, f"bad SOAP message: {err}") from err
         ctx = RequestContext(
-            principal=conn.principal or "",
+            principal=session.principal,
             ip=conn.remote_addr,
             path=_request_target(request),
             collector=self.collector,
@@ -268,8 +282,7 @@ class WecApp:
             raise HttpError(err.status, str(err)) from err
         if reply is None:
             return _Response(200, b"", auth_headers)
-        encoded = accel.utf16.encode(reply)
-        content_type, wire = conn.session.encrypt_response(encoded)
+        content_type, wire = session.encrypt_response(accel.utf16.encode(reply))
         return _Response(200, wire, [*auth_headers, ("Content-Type", content_type)])
 
 

@@ -29,6 +29,7 @@ from cheroot import makefile as cheroot_makefile
 from cheroot import server as cheroot_server
 from cheroot import wsgi as cheroot_wsgi
 
+from wec.auth.session import Session
 from wec.transport.proxy import ProxyHeaderError, read_proxy_header
 
 __all__ = ["ConnectionState", "WecServer", "make_server"]
@@ -45,8 +46,8 @@ class ConnectionState:
     remote_addr: str
     remote_port: int
     connection_id: int
-    # Set by the app after a successful Kerberos accept; any object with close() or None.
-    session: Any = None
+    # Set by the app after a successful authentication; closed with the connection.
+    session: Session | None = None
     principal: str | None = None
     requests: int = 0
     opened_at: float = field(default_factory=time.monotonic)
@@ -58,10 +59,9 @@ class ConnectionState:
     def close(self) -> None:
         self.closed = True
         session, self.session = self.session, None
-        closer = getattr(session, "close", None)
-        if callable(closer):
+        if session is not None:
             try:
-                closer()
+                session.close()
             except Exception:  # never let cleanup of one connection hurt the server
                 log.debug("error closing connection session", exc_info=True)
 
