@@ -3,7 +3,7 @@
 
 Every XML document wec reads can come from someone else: SOAP envelopes and event payloads
 from the network, subscription queries and ``wecutil`` exports from files an operator was
-handed. Every parser is therefore built here, with the same defences (docs/protocol-notes.md):
+handed. Every parser is therefore built here, with the same defences (docs/design.md §5.3):
 
 * no entity substitution (``resolve_entities=False``): no billion laughs, no XXE;
 * no DTD loaded or validated, no network access;
