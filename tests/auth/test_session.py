@@ -25,6 +25,7 @@ from wec.auth import (
     DecryptError,
     EncryptedBody,
     KerberosAcceptor,
+    Session,
     build_encrypted,
     parse_encrypted,
 )
@@ -218,3 +219,36 @@ def test_any_single_bit_flip_in_the_header_is_refused(krb: Handshake, index: int
     header[index] ^= 1 << bit
     with pytest.raises(DecryptError):
         krb.session.unwrap(EncryptedBody(**{**body.__dict__, "header": bytes(header)}))
+
+
+# --- the Session seam the transport uses (wec.auth.session) -----------------------------------
+
+
+def test_decrypt_request_takes_the_http_content_type_and_body(krb: Handshake) -> None:
+    assert krb.session.decrypt_request(*client_request(krb.client, ENUMERATE, KERBEROS_PROTOCOL)) == ENUMERATE
+
+
+@pytest.mark.parametrize("content_type", ["application/soap+xml;charset=UTF-16", ""])
+def test_decrypt_request_refuses_a_plaintext_body(krb: Handshake, content_type: str) -> None:
+    with pytest.raises(DecryptError, match="plaintext body on a Kerberos collector"):
+        krb.session.decrypt_request(content_type, ENUMERATE)
+
+
+def test_decrypt_request_refuses_bad_framing(krb: Handshake) -> None:
+    content_type, body = client_request(krb.client, ENUMERATE, KERBEROS_PROTOCOL)
+    with pytest.raises(DecryptError, match="multipart"):
+        krb.session.decrypt_request(content_type, body[:-10])
+
+
+def test_a_closed_session_refuses_requests_but_still_answers(krb: Handshake) -> None:
+    content_type, body = client_request(krb.client, ENUMERATE, KERBEROS_PROTOCOL)
+    krb.session.close()
+    with pytest.raises(DecryptError, match="closed"):
+        krb.session.decrypt_request(content_type, body)
+    reply_type, reply = krb.session.encrypt_response(ACK)
+    assert client_read_response(krb.client, reply_type, reply) == ACK
+
+
+def test_the_kerberos_session_is_a_session(krb: Handshake) -> None:
+    session: Session = krb.session  # checked by mypy; the principal is the ticket's client
+    assert session.principal.startswith("WIN10$@")
