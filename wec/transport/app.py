@@ -43,7 +43,6 @@ __all__ = ["HttpError", "WecApp"]
 log = logging.getLogger("wec.transport.app")
 access_log = logging.getLogger("wec.access")
 
-SOAP_CONTENT_TYPE = "application/soap+xml;charset=UTF-16"
 # RFC 9110's name for 413; Python < 3.13 still says "Request Entity Too Large".
 _PHRASES = {HTTPStatus.REQUEST_ENTITY_TOO_LARGE: "Content Too Large"}
 
