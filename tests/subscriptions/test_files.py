@@ -21,10 +21,10 @@ from wec.model import (
     OutputConfig,
     Subscription,
 )
+from wec.outputs.files import files_legacy_path
 from wec.subscriptions.files import (
     SubscriptionFileError,
     dump_subscription,
-    files_legacy_path,
     load_file,
     load_path,
     parse_flags,

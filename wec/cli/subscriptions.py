@@ -20,6 +20,7 @@ import orjson
 from wec.cli.common import EXIT_USAGE, CliError, Context
 from wec.cli.render import Cell, Table
 from wec.cli.sync import LoadError, LoadPlan, apply_load, plan_load
+from wec.formats import FORMAT_NAMES
 from wec.model import (
     OPTIONS,
     ClientFilter,
@@ -29,9 +30,8 @@ from wec.model import (
     OutputConfig,
     Subscription,
 )
+from wec.outputs.registry import DRIVERS
 from wec.subscriptions.files import (
-    DRIVERS,
-    FORMATS,
     SubscriptionFileError,
     dump_subscription,
     load_path,
@@ -699,8 +699,8 @@ def add_parsers(sub: Any) -> None:
     po = eo.add_parser("outputs", help="add, delete, enable or disable an output")
     oo = po.add_subparsers(dest="outputs_command", required=True, metavar="ACTION")
     add = oo.add_parser("add", help="add an output")
-    add.add_argument("-d", "--driver", required=True, choices=DRIVERS)
-    add.add_argument("-f", "--format", dest="output_format", required=True, choices=FORMATS)
+    add.add_argument("-d", "--driver", required=True, choices=tuple(DRIVERS))
+    add.add_argument("-f", "--format", dest="output_format", required=True, choices=FORMAT_NAMES)
     add.add_argument(
         "--config",
         dest="output_config",

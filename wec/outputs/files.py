@@ -22,9 +22,11 @@ from __future__ import annotations
 import ipaddress
 import logging
 import os
+import posixpath
 import re
 import threading
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -32,15 +34,42 @@ from typing import Any
 from wec.outputs.base import OutputBatch, OutputError
 from wec.outputs.context import ConfigReader
 
-__all__ = ["FileHandles", "FilesDriver", "render_path", "sanitize_client"]
+__all__ = ["FileHandles", "FilesDriver", "files_legacy_path", "render_path", "sanitize_client"]
 
 log = logging.getLogger("wec.outputs.files")
 
 _CLIENT_ALLOWED = re.compile(r"[^A-Za-z0-9._@-]")
 _VARIABLE = re.compile(r"\{(ip|ip:\d+|client|principal|node)\}")
 # OpenWEC's legacy keys (base, split_on_addr_index, …) are turned into `path` when the
-# subscription file is read (wec.subscriptions.files), so the driver only knows `path`.
+# subscription is loaded (FilesDriver.upgrade_config), so the driver itself only knows `path`.
 _KNOWN_KEYS = {"path", "fsync", "escape_newlines"}
+_LEGACY_KEYS = ("base", "split_on_addr_index", "append_node_name", "filename")
+
+
+def files_legacy_path(
+    base: str | None, split_on_addr_index: int | None, append_node_name: bool | None, filename: str | None
+) -> str:
+    """The ``path`` template equivalent to OpenWEC's pre-0.2 Files keys.
+
+    ``base/[{ip:N}/…/{ip:3}/]{ip}/{principal}/[{node}/]filename``, where the ``{ip:i}`` levels
+    run from ``split_on_addr_index`` to 3 and ``filename`` defaults to ``messages``.
+    """
+    parts: list[str] = []
+    if split_on_addr_index is not None:
+        parts.extend(f"{{ip:{i}}}" for i in range(split_on_addr_index, 4))
+    parts += ["{ip}", "{principal}"]
+    if append_node_name:
+        parts.append("{node}")
+    parts.append(filename if filename is not None else "messages")
+    return posixpath.join(base or "", *parts)
+
+
+def _legacy(config: Mapping[str, Any], key: str, kind: type, what: str) -> Any:
+    # Strict: these keys come from files, where `split_on_addr_index = "2"` is a mistake.
+    value = config.get(key)
+    if value is not None and (not isinstance(value, kind) or (kind is int and isinstance(value, bool))):
+        raise ValueError(f"Files: config key {key!r}: expected {what}, got {value!r}")
+    return value
 
 
 def sanitize_client(client: str) -> str:
@@ -143,6 +172,24 @@ class FilesDriver:
     escape_newlines: bool = True
     node: str | None = None
     handles: FileHandles = _DEFAULT_HANDLES
+
+    @staticmethod
+    def upgrade_config(config: Mapping[str, Any]) -> dict[str, Any]:
+        """OpenWEC's pre-0.2 keys (``base``, ``split_on_addr_index``, ``append_node_name``,
+        ``filename``) become the equivalent ``path``; like OpenWEC, an explicit ``path`` wins."""
+        rest = {k: v for k, v in config.items() if k not in _LEGACY_KEYS}
+        if config.get("path") is not None:
+            return rest
+        split = _legacy(config, "split_on_addr_index", int, "an integer")
+        if split is not None and not 0 <= split <= 255:
+            raise ValueError(f"Files: config key 'split_on_addr_index': {split} is out of range (0..255)")
+        rest["path"] = files_legacy_path(
+            _legacy(config, "base", str, "a string"),
+            split,
+            _legacy(config, "append_node_name", bool, "true or false"),
+            _legacy(config, "filename", str, "a string"),
+        )
+        return rest
 
     @classmethod
     def from_config(cls, config: dict[str, Any], *, context: Any = None) -> FilesDriver:

@@ -26,7 +26,7 @@ import select
 import socket
 import ssl
 import threading
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from wec.outputs.base import OutputBatch, OutputError
@@ -84,6 +84,24 @@ class TcpDriver:
         self._lock = threading.Lock()
         self._sock: socket.socket | None = None
         self._closed = False
+
+    @staticmethod
+    def upgrade_config(config: Mapping[str, Any]) -> dict[str, Any]:
+        """OpenWEC's older spellings: ``addr`` is now ``host``, and one CA path may stand
+        for a list of one."""
+        if "host" in config and "addr" in config:
+            raise ValueError("Tcp: config gives both 'host' and its old name 'addr'; keep 'host'")
+        out = dict(config)
+        if "addr" in out:
+            out["host"] = out.pop("addr")
+        port = out.get("port")
+        # Strict in files (the running driver also reads "514", as OpenWEC's CLI writes it).
+        if port is not None and (isinstance(port, bool) or not isinstance(port, int)):
+            raise ValueError(f"Tcp: config key 'port': expected an integer, got {port!r}")
+        cas = out.get("tls_certificate_authorities")
+        if isinstance(cas, str):
+            out["tls_certificate_authorities"] = [cas]
+        return out
 
     @classmethod
     def from_config(cls, config: dict[str, Any], *, context: DriverContext) -> TcpDriver:

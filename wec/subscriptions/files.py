@@ -16,13 +16,13 @@ problem raises :class:`SubscriptionFileError` naming the file and the key.
 
 from __future__ import annotations
 
-import posixpath
 import textwrap
 import tomllib
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from wec.formats import FORMAT_NAMES
 from wec.model import (
     OPTIONS,
     ClientFilter,
@@ -32,24 +32,13 @@ from wec.model import (
     OutputConfig,
     Subscription,
 )
+from wec.outputs.registry import DRIVERS, validate_output
 from wec.subscriptions import _toml
 from wec.subscriptions.query import QueryError, parse_query
 
-
-def check_output_config(driver: str, fmt: str, config: dict[str, Any]) -> None:
-    """Build (and close) the driver to validate its configuration; it opens no connection."""
-    from wec.outputs.context import DriverContext
-    from wec.outputs.registry import build_driver
-
-    build_driver(driver, dict(config), DriverContext(format_name=fmt, check_only=True)).close()
-
-
 __all__ = [
-    "DRIVERS",
-    "FORMATS",
     "SubscriptionFileError",
     "dump_subscription",
-    "files_legacy_path",
     "load_file",
     "load_path",
     "parse_document",
@@ -57,9 +46,6 @@ __all__ = [
     "skeleton",
     "subscription_document",
 ]
-
-DRIVERS = ("Files", "Tcp", "Redis", "Kafka", "UnixDatagram", "MongoDB")
-FORMATS = ("Raw", "RawJson", "Json", "Nxlog")
 
 _TOP_KEYS = frozenset({"uuid", "version", "name", "query", "options", "filter", "outputs"})
 _FILTER_KEYS = frozenset({"operation", "type", "flags", "targets", "princs", "cert_subjects"})
@@ -257,24 +243,6 @@ def _filter(r: _Reader, t: Mapping[str, Any]) -> ClientFilter | None:
     )
 
 
-def files_legacy_path(
-    base: str | None, split_on_addr_index: int | None, append_node_name: bool | None, filename: str | None
-) -> str:
-    """The ``path`` template equivalent to OpenWEC's pre-0.2 Files keys.
-
-    ``base/[{ip:N}/…/{ip:3}/]{ip}/{principal}/[{node}/]filename``, where the ``{ip:i}`` levels
-    run from ``split_on_addr_index`` to 3 and ``filename`` defaults to ``messages``.
-    """
-    parts: list[str] = []
-    if split_on_addr_index is not None:
-        parts.extend(f"{{ip:{i}}}" for i in range(split_on_addr_index, 4))
-    parts += ["{ip}", "{principal}"]
-    if append_node_name:
-        parts.append("{node}")
-    parts.append(filename if filename is not None else "messages")
-    return posixpath.join(base or "", *parts)
-
-
 def _check_json_values(r: _Reader, v: Any, where: str) -> None:
     # Configurations are stored as JSON: TOML dates and times have no JSON form.
     if isinstance(v, dict):
@@ -287,46 +255,6 @@ def _check_json_values(r: _Reader, v: Any, where: str) -> None:
         raise r.fail(f"{where} holds a {type(v).__name__}; use a string")
 
 
-_LEGACY_FILES_KEYS = ("base", "split_on_addr_index", "append_node_name", "filename")
-
-
-def _files_config(r: _Reader, c: dict[str, Any], w: str) -> dict[str, Any]:
-    """OpenWEC's legacy Files keys become ``path``; every other key is the driver's to check."""
-    rest = {k: v for k, v in c.items() if k not in _LEGACY_FILES_KEYS}
-    if r.string(c, "path", w) is not None:
-        return rest  # like OpenWEC, an explicit path wins over the legacy keys
-    split = r.integer(c, "split_on_addr_index", w, 0, 255)
-    append = r.boolean(c, "append_node_name", w)
-    rest["path"] = files_legacy_path(r.string(c, "base", w), split, append, r.string(c, "filename", w))
-    return rest
-
-
-def _tcp_config(r: _Reader, c: dict[str, Any], w: str) -> dict[str, Any]:
-    if "host" in c and "addr" in c:
-        raise r.fail(f"{w} gives both 'host' and its old name 'addr'; keep 'host'")
-    out = dict(c)
-    if "addr" in out:
-        out["host"] = out.pop("addr")
-    if r.string(out, "host", w, required=True) is None:  # pragma: no cover - required raises
-        raise r.fail(f"{w} needs 'host'")
-    r.integer(out, "port", w, 1, 65535)
-    r.boolean(out, "tls_enabled", w)
-    r.string(out, "tls_certificate", w)
-    r.string(out, "tls_key", w)
-    cas = out.get("tls_certificate_authorities")
-    if isinstance(cas, str):
-        out["tls_certificate_authorities"] = [cas]  # OpenWEC accepts one path or a list
-    elif cas is not None and (not isinstance(cas, list) or not all(isinstance(x, str) for x in cas)):
-        raise r.fail(f"{w} 'tls_certificate_authorities' must be a string or an array of strings")
-    return out
-
-
-_CONFIG_READERS: dict[str, Callable[[_Reader, dict[str, Any], str], dict[str, Any]]] = {
-    "Files": _files_config,
-    "Tcp": _tcp_config,
-}
-
-
 def _outputs(r: _Reader, raw: Any) -> tuple[OutputConfig, ...]:
     if raw is None or raw == []:
         raise r.fail("a subscription needs at least one [[outputs]]")
@@ -336,8 +264,8 @@ def _outputs(r: _Reader, raw: Any) -> tuple[OutputConfig, ...]:
     for i, o in enumerate(raw):
         w = f"[[outputs]] #{i + 1}"
         r.keys(o, _OUTPUT_KEYS, w)
-        driver = r.choice(o, "driver", w, DRIVERS)
-        fmt = r.choice(o, "format", w, FORMATS)
+        driver = r.choice(o, "driver", w, tuple(DRIVERS))
+        fmt = r.choice(o, "format", w, FORMAT_NAMES)
         if driver is None or fmt is None:
             raise r.fail(f"{w} needs both 'driver' and 'format'")
         enabled = r.boolean(o, "enabled", w)
@@ -346,16 +274,11 @@ def _outputs(r: _Reader, raw: Any) -> tuple[OutputConfig, ...]:
             raise r.fail(f"{w} 'config' must be a table ([outputs.config])")
         cw = f"{w} config"
         _check_json_values(r, config, cw)
-        reader = _CONFIG_READERS.get(driver)
-        if reader is not None:  # OpenWEC's old spellings → today's keys
-            config = reader(r, config, cw)
-        # The driver itself is the one judge of its keys (unknown, missing, wrong type), so the
-        # file loader and the running server can never disagree about a configuration.
+        # OpenWEC's old spellings become today's keys; the driver judges the rest.
         try:
-            check_output_config(driver, fmt, config)
+            config = validate_output(driver, fmt, config)
         except (ValueError, ImportError) as err:
             raise r.fail(f"{cw}: {err}") from err
-        config = dict(config)
         result.append(
             OutputConfig(
                 driver=driver, format=fmt, config=config, enabled=True if enabled is None else enabled
@@ -500,8 +423,8 @@ query = '''
   </Query>
 </QueryList>'''
 {options}
-# Where events go: at least one output, each a driver (Files, Tcp, Redis, Kafka, UnixDatagram, MongoDB)
-# and a format (Raw, RawJson, Json, Nxlog).
+# Where events go: at least one output, each a driver ({drivers})
+# and a format ({formats}).
 [[outputs]]
 driver = "Files"
 format = "Json"
@@ -534,4 +457,9 @@ def _skeleton_options() -> str:
 
 def skeleton(minimal: bool = False) -> str:
     """A commented template with a fresh uuid; it loads as is."""
-    return _SKELETON.format(uuid=Subscription.new_uuid(), options="" if minimal else _skeleton_options())
+    return _SKELETON.format(
+        uuid=Subscription.new_uuid(),
+        options="" if minimal else _skeleton_options(),
+        drivers=", ".join(DRIVERS),
+        formats=", ".join(FORMAT_NAMES),
+    )

@@ -54,13 +54,9 @@ def _output(raw: Any, where: str) -> dict[str, Any]:
     [(driver, config)] = raw["driver"].items()
     if not isinstance(config, dict):
         raise SubscriptionFileError(f"{where}: the {driver} configuration must be an object")
-    config = {k: v for k, v in config.items() if v is not None}
-    if driver == "Files" and config.get("split_on_addr_index") is None:
-        config.pop("split_on_addr_index", None)
-    if driver == "Tcp" and "addr" in config:
-        config["host"] = config.pop("addr")
-    if driver == "Tcp" and config.get("tls_certificate_authorities") == []:
-        config.pop("tls_certificate_authorities")
+    # The export writes every key of the driver, absent ones as null or []; the driver's own
+    # older spellings (Tcp `addr`, Files `base`…) are upgraded by the file rules.
+    config = {k: v for k, v in config.items() if v is not None and v != []}
     return {
         "driver": driver,
         "format": raw.get("format"),
