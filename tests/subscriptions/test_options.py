@@ -126,6 +126,11 @@ def test_an_out_of_range_or_mistyped_option_is_refused(spec: OptionSpec) -> None
         parse_subscription(head + f"{spec.name} = {bad}\n" + tail)
 
 
+def test_the_user_documentation_lists_every_option() -> None:
+    text = (Path(__file__).resolve().parents[2] / "docs" / "subscriptions.md").read_text(encoding="utf-8")
+    assert [o.name for o in OPTIONS if f"`{o.name}`" not in text] == []
+
+
 def test_the_template_documents_every_option() -> None:
     text = skeleton()
     for o in OPTIONS:
