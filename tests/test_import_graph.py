@@ -4,7 +4,7 @@
 Every ``import``/``from … import`` of wec/ and accel/ is read with ast — also those inside
 functions, which dodge a cycle at run time but not in the design. A node is a direct child of
 wec/ (``wec.store``, ``wec.model``…) or accel. The layers below are the declared order
-(README.md, "Layout"): a node may import only nodes of a lower layer.
+(docs/design.md, "Layers"): a node may import only nodes of a lower layer.
 """
 
 from __future__ import annotations
