@@ -29,6 +29,7 @@ LAYERS: tuple[frozenset[str], ...] = (
     frozenset({"registry"}),
     frozenset({"service"}),
     frozenset({"transport"}),
+    frozenset({"supervisor"}),
     frozenset({"daemon", "demo"}),
     frozenset({"cli"}),
 )

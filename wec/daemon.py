@@ -7,13 +7,14 @@ Start-up order matters: the SLDC kernels are compiled and the database schema ch
 Signals: SIGTERM/SIGINT stop accepting, let in-flight batches finish (bounded by
 ``server.shutdown_timeout``), flush heartbeats and exit 0. SIGHUP reopens log files, reloads
 subscriptions from the database and rebuilds every output (Files reopen their files).
+
+With ``server.worker_processes`` > 1 the process becomes a :class:`~wec.supervisor.Supervisor`
+whose forked workers each run one :class:`Daemon`.
 """
 
 from __future__ import annotations
 
-import contextlib
 import logging
-import os
 import signal
 import threading
 import time
@@ -25,10 +26,11 @@ import accel
 from wec.auth.kerberos import KerberosAcceptor
 from wec.config import ConfigError, Settings
 from wec.logsetup import reopen_logs
-from wec.metrics import Metrics, start_monitoring, start_multiprocess_monitoring, worker_died
-from wec.outputs import files as files_output
+from wec.metrics import Metrics, start_monitoring
+from wec.outputs.handles import FileHandles
 from wec.service import CollectorService
 from wec.store import HeartbeatQueue, Store, open_store
+from wec.supervisor import Supervisor
 from wec.transport.app import WecApp
 from wec.transport.server import WecServer, make_server
 
@@ -60,10 +62,26 @@ def check(settings: Settings) -> None:
 
 @dataclass
 class Daemon:
+    """One collector process: what it owns, in the order :meth:`prepare` builds it.
+
+    ``store`` (schema checked), ``heartbeats`` (the flush queue), ``file_handles`` (the open
+    files of every Files output, with the idle timeout of ``[outputs.files]``), ``metrics``,
+    ``service`` (subscriptions and delivery) and one HTTP server per ``[[collectors]]``.
+    :meth:`serve_forever` runs the servers in threads and keeps the calling thread for
+    housekeeping: subscription sync every ``db_sync_interval``, machine metrics, closing idle
+    output files, and the SIGHUP reload. :meth:`shutdown` undoes it all in reverse.
+
+    :meth:`run` is wecd's whole life: with ``worker_processes`` > 1 it checks what every
+    worker would need, then hands over to a :class:`~wec.supervisor.Supervisor` whose workers
+    each call :meth:`run_worker` (``worker_index`` tells them apart: only worker 0 refreshes
+    the per-machine metrics).
+    """
+
     settings: Settings
     store: Store | None = None
     service: CollectorService | None = None
     heartbeats: HeartbeatQueue | None = None
+    file_handles: FileHandles | None = None
     servers: list[WecServer] = field(default_factory=list)
     metrics: Metrics | None = None
     monitoring: Any = None
@@ -83,9 +101,11 @@ class Daemon:
         self.heartbeats = HeartbeatQueue(
             self.store, s.server.flush_heartbeats_interval, s.server.heartbeats_queue_size
         )
-        files_output.configure_handles(s.outputs.files_descriptor_close_timeout)
+        self.file_handles = FileHandles(s.outputs.files_descriptor_close_timeout)
         self.metrics = Metrics(s.monitoring)
-        self.service = CollectorService(s, self.store, self.heartbeats, metrics=self.metrics)
+        self.service = CollectorService(
+            s, self.store, self.heartbeats, metrics=self.metrics, file_handles=self.file_handles
+        )
         self.service.sync_on_requests = False  # _housekeeping() syncs every db_sync_interval
         self.service.sync(force=True)
         for c in s.collectors:
@@ -149,9 +169,12 @@ class Daemon:
             if machines_every and time.monotonic() - last_machines >= machines_every:
                 last_machines = time.monotonic()
                 self.service.refresh_machine_metrics()
-            if time.monotonic() - last_gc >= self.settings.outputs.garbage_collect_interval:
+            if (
+                self.file_handles is not None
+                and time.monotonic() - last_gc >= self.settings.outputs.garbage_collect_interval
+            ):
                 last_gc = time.monotonic()
-                closed = files_output.close_idle_handles()
+                closed = self.file_handles.close_idle()
                 if closed:
                     log.info("closed %d idle output file(s)", closed)
 
@@ -165,7 +188,8 @@ class Daemon:
             log.exception("reload failed")
         # Files outputs share handles across drivers: close them all so the next batch opens
         # the files anew (logrotate moved them).
-        files_output.close_all_handles()
+        if self.file_handles is not None:
+            self.file_handles.close_all()
 
     def install_signals(self) -> None:
         def stop(signum: int, frame: FrameType | None) -> None:
@@ -195,7 +219,8 @@ class Daemon:
             self.service.close()
         if self.heartbeats is not None:
             self.heartbeats.close()
-        files_output.close_all_handles()
+        if self.file_handles is not None:
+            self.file_handles.close_all()
         if self.monitoring is not None:
             self.monitoring.shutdown()
         if self.store is not None:
@@ -203,8 +228,17 @@ class Daemon:
         log.warning("stopped")
 
     def run(self) -> None:
-        if self.settings.server.worker_processes > 1:
-            self._supervise(self.settings.server.worker_processes)
+        """wecd: serve until SIGTERM/SIGINT, in this process or in supervised workers."""
+        workers = self.settings.server.worker_processes
+        if workers > 1:
+            self.check_before_fork()
+            supervisor = Supervisor(
+                workers,
+                self.run_worker,
+                shutdown_timeout=self.settings.server.shutdown_timeout,
+                monitoring=self.settings.monitoring,
+            )
+            supervisor.run()
             return
         self.install_signals()
         self.prepare()
@@ -213,104 +247,22 @@ class Daemon:
         finally:
             self.shutdown()
 
-    # --- several worker processes ------------------------------------------------------------
-    #
-    # Python runs one thread at a time per process; to use several cores, wecd forks worker
-    # processes that each bind the same ports with SO_REUSEPORT (the kernel spreads the
-    # connections) and each run the whole collector: their own store connection, heartbeat
-    # queue, outputs. The database is the only shared state, as between nodes (DESIGN.md
-    # decision 6). The parent checks everything that can fail before forking, then supervises:
-    # it forwards SIGTERM/SIGHUP, restarts a worker that dies, and serves the metrics of all.
+    def check_before_fork(self) -> None:
+        """In the supervisor, before any worker exists: compile the kernels once (the workers
+        inherit them) and check what would make every worker fail (schema, keytab), so that
+        it stops wecd instead of making the workers die in a loop."""
+        configure_kernels(self.settings)
+        log.info("SLDC/UTF-16 kernels ready in %.2fs", accel.warm_up())
+        check(self.settings)
 
-    def _supervise(self, workers: int) -> None:
-        s = self.settings
-        configure_kernels(s)
-        log.info("SLDC/UTF-16 kernels ready in %.2fs", accel.warm_up())  # inherited by the workers
-        check(s)  # a bad keytab or schema must stop the parent, not loop in the workers
-        children: dict[int, int] = {}
-        stopping = threading.Event()
-
-        def on_stop(signum: int, frame: FrameType | None) -> None:
-            log.warning("signal %d: stopping %d worker(s)", signum, len(children))
-            stopping.set()
-
-        def on_hup(signum: int, frame: FrameType | None) -> None:
-            reopen_logs()
-            for pid in list(children):
-                # A worker reaped but not yet removed from `children`: an exception here
-                # would escape into the supervision loop and orphan the other workers.
-                with contextlib.suppress(ProcessLookupError):
-                    os.kill(pid, signal.SIGHUP)
-
-        signal.signal(signal.SIGTERM, on_stop)
-        signal.signal(signal.SIGINT, on_stop)
-        signal.signal(signal.SIGHUP, on_hup)
-        for i in range(workers):
-            children[self._spawn(i)] = i
-        if s.monitoring is not None:
-            self.monitoring = start_multiprocess_monitoring(s.monitoring)
-        restarts = 0
-        while not stopping.is_set():
-            try:
-                pid, status = os.waitpid(-1, os.WNOHANG)
-            except ChildProcessError:
-                break
-            if pid == 0:
-                stopping.wait(0.5)
-                continue
-            index = children.pop(pid, None)
-            if index is None:
-                continue
-            worker_died(pid)
-            log.error("worker %d (pid %d) exited with status %d; restarting it", index, pid, status)
-            restarts += 1
-            stopping.wait(min(30.0, 0.5 * restarts))  # back off when workers keep dying
-            if not stopping.is_set():
-                children[self._spawn(index)] = index
-        for pid in children:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGTERM)
-        deadline = time.monotonic() + s.server.shutdown_timeout + 5
-        while children and time.monotonic() < deadline:
-            try:
-                pid, _ = os.waitpid(-1, os.WNOHANG)
-            except ChildProcessError:
-                break
-            if pid:
-                children.pop(pid, None)
-            else:
-                time.sleep(0.1)
-        for pid in children:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
-        if self.monitoring is not None:
-            self.monitoring.shutdown()
-        log.warning("stopped")
-
-    def _spawn(self, index: int) -> int:
-        pid = os.fork()
-        if pid:
-            log.info("worker %d started (pid %d)", index, pid)
-            return pid
-        code = 0
+    def run_worker(self, index: int) -> None:
+        """One worker process of a supervised wecd (called in the forked child): the same
+        collector, binding its ports with SO_REUSEPORT, without its own metrics endpoint (the
+        supervisor serves the workers' summed metrics)."""
+        self.worker_index = index
+        self.install_signals()
+        self.prepare(reuse_port=True, warm=False)
         try:
-            # A worker restarted after a crash is forked while the parent serves the metrics:
-            # its copy of that server has no serving thread (shutdown() would wait forever)
-            # and its listening socket is the parent's. Drop both.
-            inherited, self.monitoring = self.monitoring, None
-            if inherited is not None:
-                with contextlib.suppress(Exception):
-                    inherited.socket.close()
-            self.worker_index = index
-            self.install_signals()
-            self.prepare(reuse_port=True, warm=False)
-            try:
-                self.serve_forever(monitoring=False)
-            finally:
-                self.shutdown()
-        except BaseException:
-            log.exception("worker %d failed", index)
-            code = 1
+            self.serve_forever(monitoring=False)
         finally:
-            logging.shutdown()
-            os._exit(code)
+            self.shutdown()

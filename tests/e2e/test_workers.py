@@ -67,7 +67,9 @@ def test_two_workers_share_the_load_and_survive_a_worker_crash(
             lambda: len(_children(c.proc.pid)) == 2 and victim not in _children(c.proc.pid),  # type: ignore[union-attr]
             30,
         )
-        assert "restarting it" in c.logs()
+        # The two reads of the condition above can straddle the parent's reaping of the
+        # victim, a moment before it logs the restart: wait for the line, do not race it.
+        assert c.wait_for(lambda: "restarting it" in c.logs(), 10)
         time.sleep(0.5)
         assert run_sim(c, keytab_dir, machines=4, events=80, batch=10).ok
         written = output_keys(c)

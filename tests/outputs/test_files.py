@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from wec.formats.base import EventMeta
 from wec.outputs.base import OutputBatch, OutputError
 from wec.outputs.context import DriverContext
-from wec.outputs.files import FileHandles, FilesDriver, close_all_handles, render_path, sanitize_client
+from wec.outputs.files import FileHandles, FilesDriver, render_path, sanitize_client
 
 
 def meta(ip: str = "192.0.2.10", principal: str = "WIN10$@WINDOMAIN.LOCAL") -> EventMeta:
@@ -43,12 +43,6 @@ def handles() -> Iterator[FileHandles]:
         yield h
     finally:
         h.close_all()
-
-
-@pytest.fixture(autouse=True)
-def _release_shared_handles() -> Iterator[None]:
-    yield
-    close_all_handles()  # drivers built through from_config use the process-wide handles
 
 
 # --- path variables ------------------------------------------------------------------------
@@ -123,21 +117,24 @@ def test_node_variable_is_the_node_name() -> None:
 
 
 def test_node_variable_stays_literal_without_node_name(
-    tmp_path: Path, caplog: pytest.LogCaptureFixture
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, handles: FileHandles
 ) -> None:
     template = str(tmp_path / "{node}" / "messages")
 
     with caplog.at_level(logging.WARNING, logger="wec.outputs.files"):
-        driver = FilesDriver.from_config({"path": template}, context=DriverContext(node_name=None))
+        driver = FilesDriver.from_config(
+            {"path": template}, context=DriverContext(node_name=None, file_handles=handles)
+        )
     driver.write(batch(b"<Event/>"))
 
     assert "node_name is not set" in caplog.text
     assert (tmp_path / "{node}" / "messages").read_bytes() == b"<Event/>\n"
 
 
-def test_node_name_from_the_context(tmp_path: Path) -> None:
+def test_node_name_from_the_context(tmp_path: Path, handles: FileHandles) -> None:
     driver = FilesDriver.from_config(
-        {"path": str(tmp_path / "{node}" / "{ip}" / "messages")}, context=DriverContext(node_name="wec-b")
+        {"path": str(tmp_path / "{node}" / "{ip}" / "messages")},
+        context=DriverContext(node_name="wec-b", file_handles=handles),
     )
     driver.write(batch(b"<Event/>"))
 
@@ -233,6 +230,32 @@ def test_two_drivers_share_one_handle_for_one_file(tmp_path: Path, handles: File
 
     assert len(handles) == 1
     assert target.read_bytes() == b"from a\nfrom b\n"
+
+
+def test_drivers_share_the_handles_of_their_context(tmp_path: Path, handles: FileHandles) -> None:
+    target = tmp_path / "messages"
+    context = DriverContext(file_handles=handles)
+    a = FilesDriver.from_config({"path": str(target)}, context=context)
+    b = FilesDriver.from_config({"path": str(target)}, context=context)
+
+    a.write(batch(b"from a"))
+    b.write(batch(b"from b"))
+    a.close()  # the handles belong to the context's owner (wecd's Daemon), not to a driver
+
+    assert a.handles is b.handles is handles
+    assert len(handles) == 1
+    b.write(batch(b"b again"))
+    assert target.read_bytes() == b"from a\nfrom b\nb again\n"
+
+
+def test_a_driver_without_shared_handles_closes_its_own(tmp_path: Path) -> None:
+    driver = FilesDriver.from_config({"path": str(tmp_path / "messages")}, context=DriverContext())
+    driver.write(batch(b"x"))
+    assert len(driver.handles) == 1
+
+    driver.close()
+
+    assert len(driver.handles) == 0
 
 
 def _record(writer: int, n: int) -> bytes:
@@ -414,9 +437,9 @@ def test_invalid_config_is_rejected_naming_the_key(config: dict[str, object], ke
         FilesDriver.from_config(config, context=DriverContext())
 
 
-def test_relative_path_starts_from_the_context_base_dir(tmp_path: Path) -> None:
+def test_relative_path_starts_from_the_context_base_dir(tmp_path: Path, handles: FileHandles) -> None:
     driver = FilesDriver.from_config(
-        {"path": "events/{ip}/messages"}, context=DriverContext(base_dir=str(tmp_path))
+        {"path": "events/{ip}/messages"}, context=DriverContext(base_dir=str(tmp_path), file_handles=handles)
     )
     assert driver.path == str(tmp_path / "events" / "{ip}" / "messages")
 

@@ -20,7 +20,7 @@ from wec.formats.event_xml import ParsedEvent
 from wec.model import OutputConfig
 from wec.outputs.base import OutputBatch, OutputError
 from wec.outputs.context import DriverContext
-from wec.outputs.files import close_all_handles
+from wec.outputs.handles import FileHandles
 from wec.outputs.pipeline import DeliveryFailed, OutputRuntime, Pipeline, build_pipeline
 
 WAIT = 10.0
@@ -293,14 +293,14 @@ def test_reopen_and_close_reach_every_driver_even_if_one_fails() -> None:
 
 
 @pytest.fixture
-def _shared_handles() -> Iterator[None]:
-    yield
-    close_all_handles()
+def file_handles() -> Iterator[FileHandles]:
+    handles = FileHandles()  # what wecd's Daemon puts in every DriverContext
+    yield handles
+    handles.close_all()
 
 
-@pytest.mark.usefixtures("_shared_handles")
 def test_build_pipeline_writes_real_files_in_raw_and_json(
-    tmp_path: Path, executor: ThreadPoolExecutor
+    tmp_path: Path, executor: ThreadPoolExecutor, file_handles: FileHandles
 ) -> None:
     events = [event_xml(system=system_xml(record_id=str(n))) for n in (101, 102)]
     outputs = [
@@ -312,7 +312,9 @@ def test_build_pipeline_writes_real_files_in_raw_and_json(
 
     def context(fmt: str) -> DriverContext:
         contexts.append(fmt)
-        return DriverContext(node_name="wec-a", format_name=fmt, base_dir=str(tmp_path))
+        return DriverContext(
+            node_name="wec-a", format_name=fmt, base_dir=str(tmp_path), file_handles=file_handles
+        )
 
     pipeline = build_pipeline(outputs, context, executor=executor)
     report = pipeline.deliver(events, META)
@@ -336,7 +338,6 @@ def test_build_pipeline_writes_real_files_in_raw_and_json(
     assert not (tmp_path / "disabled").exists()
 
 
-@pytest.mark.usefixtures("_shared_handles")
 def test_build_pipeline_rejects_a_misconfigured_output(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="filename"):
         build_pipeline(
@@ -347,15 +348,16 @@ def test_build_pipeline_rejects_a_misconfigured_output(tmp_path: Path) -> None:
         build_pipeline([OutputConfig("Files", "Yaml", {"path": str(tmp_path)})], lambda fmt: DriverContext())
 
 
-@pytest.mark.usefixtures("_shared_handles")
-def test_real_files_output_failure_fails_the_batch_and_recovers(tmp_path: Path) -> None:
+def test_real_files_output_failure_fails_the_batch_and_recovers(
+    tmp_path: Path, file_handles: FileHandles
+) -> None:
     blocker = tmp_path / "blocked"
     blocker.write_bytes(b"")  # a regular file where the output wants a directory
     outputs = [
         OutputConfig("Files", "Raw", {"path": str(tmp_path / "ok" / "messages")}),
         OutputConfig("Files", "Raw", {"path": str(blocker / "messages")}),
     ]
-    pipeline = build_pipeline(outputs, lambda fmt: DriverContext(format_name=fmt))
+    pipeline = build_pipeline(outputs, lambda fmt: DriverContext(format_name=fmt, file_handles=file_handles))
     events = [event_xml()]
 
     with pytest.raises(DeliveryFailed) as info:

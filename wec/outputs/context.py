@@ -4,7 +4,8 @@
 A driver is built from one ``[[outputs]]`` entry of a subscription (PROTOCOL.md §11.2):
 ``driver``, ``format`` and ``config``. The ``config`` table is the driver's own; the rest of
 what it needs (the node name, the ``[outputs.kafka] options`` of the settings file, the
-format of its records, a logger) comes in a :class:`DriverContext` built by the pipeline.
+format of its records, the process's open files, a logger) comes in a :class:`DriverContext`
+built by the pipeline.
 
 Configuration keys follow OpenWEC's names; wec adds keys and never renames (DESIGN.md
 decision 7). An unknown key is an error naming the key, as OpenWEC rejects unknown keys.
@@ -16,6 +17,8 @@ import logging
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any
+
+from wec.outputs.handles import FileHandles
 
 __all__ = ["ConfigReader", "DriverContext"]
 
@@ -31,6 +34,10 @@ class DriverContext:
     format_name: str | None = None
     # settings ``server.state_dir``: relative output paths (Files, UnixDatagram) start there
     base_dir: str | None = None
+    # the process's open output files, shared by every Files output so that two subscriptions
+    # writing one file never interleave; owned by wecd's Daemon (idle close, SIGHUP, shutdown).
+    # None: each Files driver opens its own and closes them with itself.
+    file_handles: FileHandles | None = None
     # validating a subscription file (wec subscriptions load): check keys and values only, do
     # not touch files or sockets that exist on the collector nodes
     check_only: bool = False

@@ -6,9 +6,11 @@ Path variables (OpenWEC's, PROTOCOL.md §11.2): ``{ip}``, ``{ip:N}`` (first N co
 characters, so a principal cannot climb out of the directory with ``../``), ``{node}``.
 
 File handles are shared by every output of the process that writes to the same path (two
-subscriptions writing to one file must not interleave half lines), kept open while in use and
-closed after ``files_descriptor_close_timeout`` seconds idle. SIGHUP (``reopen``) closes them
-all so that logrotate's moved files are released and new ones created.
+subscriptions writing to one file must not interleave half lines): the
+:class:`~wec.outputs.handles.FileHandles` of the driver's context, which wecd's Daemon owns,
+closes after ``files_descriptor_close_timeout`` seconds idle, and closes all on SIGHUP so that
+logrotate's moved files are released and new ones created. A driver built without shared
+handles opens its own and closes them with itself.
 
 Durability point: a batch is accepted once ``write()`` of all its lines returned and the
 buffer was flushed to the kernel; with ``fsync = true`` in the output's config, once the data
@@ -24,15 +26,13 @@ import logging
 import os
 import posixpath
 import re
-import threading
-import time
 from collections.abc import Mapping
-from dataclasses import dataclass
-from pathlib import Path
+from dataclasses import dataclass, field
 from typing import Any
 
 from wec.outputs.base import OutputBatch, OutputError
 from wec.outputs.context import ConfigReader
+from wec.outputs.handles import FileHandles
 
 __all__ = ["FileHandles", "FilesDriver", "files_legacy_path", "render_path", "sanitize_client"]
 
@@ -106,72 +106,15 @@ def render_path(template: str, *, ip: str, client: str, node: str | None) -> str
     return _VARIABLE.sub(sub, template)
 
 
-class _Handle:
-    __slots__ = ("fh", "last_used", "lock")
-
-    def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self.fh = open(path, "ab", buffering=0)  # noqa: SIM115 - kept open across batches
-        self.lock = threading.Lock()
-        self.last_used = time.monotonic()
-
-
-class FileHandles:
-    """Open files shared by every Files output of the process."""
-
-    def __init__(self, idle_timeout: float = 600.0) -> None:
-        self.idle_timeout = idle_timeout
-        self._handles: dict[str, _Handle] = {}
-        self._lock = threading.Lock()
-        # Paths whose last write failed half-way: the file ends inside a line, so the next
-        # write starts with a newline (else its first event is glued to the fragment).
-        self.torn: set[str] = set()
-
-    def get(self, path: str) -> _Handle:
-        with self._lock:
-            h = self._handles.get(path)
-            if h is None or h.fh.closed:
-                h = _Handle(Path(path))
-                self._handles[path] = h
-            h.last_used = time.monotonic()
-            return h
-
-    def drop(self, path: str) -> None:
-        with self._lock:
-            h = self._handles.pop(path, None)
-        if h is not None:
-            with h.lock:
-                h.fh.close()
-
-    def close_idle(self) -> int:
-        """Close handles unused for ``idle_timeout`` seconds; returns how many."""
-        now = time.monotonic()
-        with self._lock:
-            idle = [p for p, h in self._handles.items() if now - h.last_used >= self.idle_timeout]
-        for p in idle:
-            self.drop(p)
-        return len(idle)
-
-    def close_all(self) -> None:
-        with self._lock:
-            paths = list(self._handles)
-        for p in paths:
-            self.drop(p)
-
-    def __len__(self) -> int:
-        return len(self._handles)
-
-
-_DEFAULT_HANDLES = FileHandles()
-
-
 @dataclass
 class FilesDriver:
     path: str
     fsync: bool = False
     escape_newlines: bool = True
     node: str | None = None
-    handles: FileHandles = _DEFAULT_HANDLES
+    # The process's shared handles (from the DriverContext), or handles of this driver alone.
+    handles: FileHandles = field(default_factory=FileHandles)
+    owns_handles: bool = False  # True: nobody shares them, close() closes them
 
     @staticmethod
     def upgrade_config(config: Mapping[str, Any]) -> dict[str, Any]:
@@ -203,7 +146,7 @@ class FilesDriver:
         if base and not os.path.isabs(path):
             path = os.path.join(base, path)
         node = getattr(context, "node_name", None)
-        handles = getattr(context, "file_handles", None) or _DEFAULT_HANDLES
+        shared = getattr(context, "file_handles", None)
         if node is None and "{node}" in path:
             log.warning("Files path %s uses {node} but server.node_name is not set", path)
         return cls(
@@ -211,7 +154,8 @@ class FilesDriver:
             fsync=fsync,
             escape_newlines=escape_newlines,
             node=node,
-            handles=handles,
+            handles=shared if shared is not None else FileHandles(),
+            owns_handles=shared is None,
         )
 
     def _payload(self, records: tuple[bytes, ...]) -> bytes:
@@ -266,17 +210,7 @@ class FilesDriver:
         self.handles.close_all()
 
     def close(self) -> None:
-        """Shared handles stay with the registry; nothing owned per driver."""
-
-
-def configure_handles(idle_timeout: float) -> None:
-    """Apply ``[outputs.files] files_descriptor_close_timeout`` to the shared handles."""
-    _DEFAULT_HANDLES.idle_timeout = idle_timeout
-
-
-def close_idle_handles() -> int:
-    return _DEFAULT_HANDLES.close_idle()
-
-
-def close_all_handles() -> None:
-    _DEFAULT_HANDLES.close_all()
+        """Shared handles stay open: they belong to whoever put them in the context (wecd's
+        Daemon). Handles made for this driver alone are closed with it."""
+        if self.owns_handles:
+            self.handles.close_all()
