@@ -11,8 +11,8 @@ from typing import TYPE_CHECKING
 from wec.formats._common import scrub
 
 if TYPE_CHECKING:
-    from wec.formats.event_xml import ParsedEvent
     from wec.formats.base import EventMeta
+    from wec.formats.event_xml import ParsedEvent
 
 __all__ = ["RawFormat"]
 

@@ -11,8 +11,8 @@ from typing import TYPE_CHECKING
 from wec.formats._common import dumps, meta_block_bytes
 
 if TYPE_CHECKING:
-    from wec.formats.event_xml import ParsedEvent
     from wec.formats.base import EventMeta
+    from wec.formats.event_xml import ParsedEvent
 
 __all__ = ["RawJsonFormat"]
 
