@@ -1,6 +1,6 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """Settings: OpenWEC's file loads unchanged, everything else is refused with the key named
-(PROTOCOL.md §11.1, ISSUE-3 "Packaging and settings")."""
+(docs/settings.md)."""
 
 from __future__ import annotations
 

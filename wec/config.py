@@ -2,7 +2,7 @@
 """Settings: the only reader of raw configuration.
 
 The file is TOML with OpenWEC's keys, so an ``openwec.conf.toml`` loads unchanged
-(PROTOCOL.md §11.1). It is named by ``-c`` (else ``$WEC_CONFIG``, else the default), made
+(docs/settings.md). It is named by ``-c`` (else ``$WEC_CONFIG``, else the default), made
 absolute against the current directory and read exactly once: never searched for, so a
 relative ``-c state/wec.toml`` cannot pick up another directory's file. dynaconf then layers
 the environment on it with its ``WEC`` prefix and ``__`` nesting: ``WEC_<SECTION>__<KEY>``
@@ -424,8 +424,8 @@ def _with_environment(document: Mapping[str, Any], environ: Mapping[str, str] | 
         # change their own key of the section.
         merge_enabled=False,
         # dynaconf would otherwise turn file strings such as a password "@json [1]" or
-        # "@int 5" into other values; OpenWEC's files must load unchanged (PROTOCOL.md
-        # §11.1). Environment values are still parsed as TOML.
+        # "@int 5" into other values; OpenWEC's files must load unchanged
+        # (docs/design.md §5.7). Environment values are still parsed as TOML.
         auto_cast=False,
         filter_strategy=_only_overrides,
         # Set-up loads dynaconf's defaults only: no file loader (the file was read once,

@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""The Files driver on a real filesystem: path variables (PROTOCOL.md §11.2), one event per
+"""The Files driver on a real filesystem: path variables (docs/outputs.md), one event per
 line, shared handles, idle close, logrotate, failures that become OutputError."""
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""``wec``: the administration CLI, with OpenWEC's ``openwec`` verbs (PROTOCOL.md §11.4).
+"""``wec``: the administration CLI, with OpenWEC's ``openwec`` verbs (docs/cli.md).
 
 A thin shell: it parses arguments, calls the store and the subscription modules, and prints
 (tables on a terminal, plain aligned text otherwise, JSON with ``--format json``). Every verb

@@ -1,14 +1,14 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """What a driver may know besides its own ``config`` table, and strict reading of that table.
 
-A driver is built from one ``[[outputs]]`` entry of a subscription (PROTOCOL.md §11.2):
+A driver is built from one ``[[outputs]]`` entry of a subscription (docs/outputs.md):
 ``driver``, ``format`` and ``config``. The ``config`` table is the driver's own; the rest of
 what it needs (the node name, the ``[outputs.kafka] options`` of the settings file, the
 format of its records, the process's open files, a logger) comes in a :class:`DriverContext`
 built by the pipeline.
 
-Configuration keys follow OpenWEC's names; wec adds keys and never renames (DESIGN.md
-decision 7). An unknown key is an error naming the key, as OpenWEC rejects unknown keys.
+Configuration keys follow OpenWEC's names; wec adds keys and never renames (docs/design.md
+§5.7). An unknown key is an error naming the key, as OpenWEC rejects unknown keys.
 """
 
 from __future__ import annotations

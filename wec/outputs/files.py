@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """The Files driver: one event per line, appended to a path built from a template.
 
-Path variables (OpenWEC's, PROTOCOL.md §11.2): ``{ip}``, ``{ip:N}`` (first N components),
+Path variables (OpenWEC's, docs/outputs.md): ``{ip}``, ``{ip:N}`` (first N components),
 ``{client}`` / ``{principal}`` (restricted to ``[A-Za-z0-9._@-]``, ``$`` dropped, at most 255
 characters, so a principal cannot climb out of the directory with ``../``), ``{node}``.
 
