@@ -10,6 +10,7 @@ import os
 import re
 import subprocess
 import sys
+import typing
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -639,6 +640,29 @@ def test_known_keys_are_the_dataclass_fields() -> None:
 
     known = ", ".join(sorted(f.name for f in dataclasses.fields(ServerSettings)))
     assert f"(known keys: {known})" in str(info.value)
+
+
+@pytest.mark.parametrize(
+    "cls",
+    [
+        ServerSettings,
+        LoggingSettings,
+        DatabaseSettings,
+        CollectorSettings,
+        AuthSettings,
+        CliSettings,
+        OutputsSettings,
+        MonitoringSettings,
+    ],
+)
+def test_docs_list_every_settings_key(cls: type) -> None:
+    text = (ROOT / "docs" / "settings.md").read_text()
+    hints = typing.get_type_hints(cls)
+    for f in dataclasses.fields(cls):
+        if dataclasses.is_dataclass(hints[f.name]):
+            continue  # a table: its keys are listed
+        key = f.metadata.get("toml") or f.name
+        assert f"`{key}`" in text or f"`{cls.__name__[:-8].lower()}.{key}`" in text, key
 
 
 # --- relative paths -----------------------------------------------------------------------
