@@ -13,7 +13,7 @@ list, so adding an option means adding a field here (and its database column, a 
 in ``wec/store/migrations/``).
 
 Which fields a Windows source can *see* matters: only those feed the subscription version
-(PROTOCOL.md §3.7), see :data:`CLIENT_VISIBLE_FIELDS`.
+(docs/protocol.md §3.7), see :data:`CLIENT_VISIBLE_FIELDS`.
 """
 
 from __future__ import annotations
@@ -88,7 +88,7 @@ class ClientFilter:
     def allows(self, client: str, machine_id: str | None) -> bool:
         """True if the source may use the subscription.
 
-        A missing MachineID fails ``Only`` and passes ``Except`` (PROTOCOL.md §7).
+        A missing MachineID fails ``Only`` and passes ``Except`` (docs/protocol.md §7.2).
         """
         value = client if self.kind is FilterKind.CLIENT else machine_id
         if value is None:
@@ -154,7 +154,7 @@ def _option(
 
 @dataclass(frozen=True)
 class Subscription:
-    """A subscription with all of OpenWEC's options (PROTOCOL.md §7, §11.2).
+    """A subscription with all of OpenWEC's options (docs/protocol.md §7.1, §11.2).
 
     The fields made with ``_option`` are the options (see :data:`OPTIONS`); a source sees the
     name, the query and the options marked ``client_visible`` (:data:`CLIENT_VISIBLE_FIELDS`).
@@ -233,7 +233,7 @@ class Subscription:
         return self.uuid.upper()
 
     def is_offerable(self) -> bool:
-        """Enabled and with at least one enabled output (PROTOCOL.md §3.4)."""
+        """Enabled and with at least one enabled output (docs/protocol.md §3.4)."""
         return self.enabled and any(o.enabled for o in self.outputs)
 
     def allows(self, client: str, machine_id: str | None) -> bool:

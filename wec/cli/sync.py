@@ -39,7 +39,7 @@ class SubscriptionChange:
 
     @property
     def resubscribe(self) -> bool:
-        """True if sources see the change, so they re-subscribe (PROTOCOL.md §3.7)."""
+        """True if sources see the change, so they re-subscribe (docs/protocol.md §3.7)."""
         return any(f in CLIENT_VISIBLE_FIELDS for f in self.changed)
 
 

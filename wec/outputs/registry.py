@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Driver names (as written in subscription files, PROTOCOL.md §11.2) → driver classes, and
+"""Driver names (as written in subscription files, docs/protocol.md §11.2) → driver classes, and
 the one check of an output that the file loader and the server share.
 
 Each driver module is imported only when an output uses it, so that a missing optional

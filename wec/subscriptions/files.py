@@ -1,12 +1,12 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Subscription files: OpenWEC's TOML format (PROTOCOL.md §11.2), read and written.
+"""Subscription files: OpenWEC's TOML format (docs/protocol.md §11.2), read and written.
 
 One file holds one subscription::
 
     uuid = "…"            # required, stable: it is the NotifyTo path and the bookmark key
     name = "…"            # required, unique
     query = '''<QueryList>…</QueryList>'''
-    [options]             # optional, every option of PROTOCOL.md §7
+    [options]             # optional, every option of docs/protocol.md §7.1
     [filter]              # optional client filter
     [[outputs]]           # one or more: driver × format, with a driver-specific [outputs.config]
 
