@@ -62,6 +62,7 @@ def _meta(
 ) -> dict[str, Any]:
     """Field metadata read by the validation below: bounds, the key's dotted path inside its
     section when it is nested (``files.files_descriptor_close_timeout``), accepted old names."""
+    assert toml is None or toml.count(".") == 1, "one level of nesting, as in [outputs.files]"
     return {"positive": positive, "port": port, "toml": toml, "aliases": aliases}
 
 
