@@ -216,6 +216,29 @@ def cmd_skell(ctx: Context, args: argparse.Namespace) -> int:
     return 0
 
 
+def _risks(ctx: Context, plan: LoadPlan) -> list[str]:
+    """What in ``plan`` cannot be undone: bookmarks deleted with their subscription, and
+    channels added to subscriptions whose sources already have bookmarks (a history replay).
+    Deleting a subscription no source has used yet loses nothing: it needs no --yes."""
+    risks = []
+    lost = {s.name: len(ctx.store.list_bookmarks(sub_uuid=s.uuid)) for s in plan.to_delete}
+    lost = {name: n for name, n in lost.items() if n}
+    if lost:
+        risks.append(f"deletes the bookmarks of {sum(lost.values())} source(s) with {', '.join(lost)}")
+    replay = [c.new.name for c in plan.to_update if c.added_channels and ctx.store.list_bookmarks(c.new.uuid)]
+    if replay:
+        names = ", ".join(replay)
+        risks.append(f"makes the sources of {names} send the whole history of the added channel(s)")
+    return risks
+
+
+def _interactive(ctx: Context) -> bool:
+    try:
+        return bool(ctx.stdin.isatty())
+    except (AttributeError, ValueError):
+        return False
+
+
 def cmd_load(ctx: Context, args: argparse.Namespace) -> int:
     path = Path(args.path)
     try:
@@ -236,11 +259,18 @@ def cmd_load(ctx: Context, args: argparse.Namespace) -> int:
     if plan.is_empty():
         ctx.out.note("nothing to change")
         return 0
-    # As OpenWEC: loading a single file asks before deleting the others; a directory is the
-    # whole truth (configuration as code), so it does not.
-    if plan.to_delete and not path.is_dir():
-        question = f"delete {len(plan.to_delete)} subscription(s) not in {path}?"
-        if not ctx.confirm(question, args.yes):
+    # One rule for a file and a directory (docs/subscriptions.md): a plan that loses bookmarks
+    # (a deletion) or makes sources replay history (a channel added where bookmarks exist) is
+    # confirmed on a terminal, refused without one unless --yes. A lost bookmark is a
+    # full-history replay for every source of that subscription.
+    risks = _risks(ctx, plan)
+    if risks and not args.yes:
+        if not _interactive(ctx):
+            raise CliError(
+                f"not applied: this load {'; '.join(risks)}. Nothing changed: check the plan above "
+                "and run again with --yes (or --keep to delete nothing)"
+            )
+        if not ctx.confirm(f"this load {'; '.join(risks)}: apply it?", False):
             raise CliError("nothing changed")
     try:
         apply_load(ctx.store, plan)
@@ -660,7 +690,10 @@ def add_parsers(sub: Any) -> None:
     p = ss.add_parser("load", help="load subscription files (a file, or every *.toml of a directory)")
     p.add_argument("path")
     p.add_argument("-k", "--keep", action="store_true", help="keep subscriptions that are not in PATH")
-    p.add_argument("-y", "--yes", action="store_true", help="do not ask for confirmation")
+    p.add_argument(
+        "-y", "--yes", action="store_true",
+        help="delete bookmarks or replay history without asking (required without a terminal)",
+    )  # fmt: skip
     p.add_argument("-e", "--allow-empty", action="store_true", help="accept a PATH without subscriptions")
     p.add_argument("-r", "--revision", default=None, help="revision to record (e.g. a git commit)")
     p.set_defaults(func=cmd_load)
