@@ -360,6 +360,15 @@ def test_edit_outputs_add_disable_enable_delete(loaded: Cli) -> None:
     assert bad.code == 2 and "Redis" in bad.err and "'addr'" in bad.err  # the driver's own check
 
 
+def test_outputs_add_takes_names_in_any_case_and_explains_syslog(loaded: Cli) -> None:
+    loaded.ok("subscriptions", "edit", "security", "outputs", "add", "-d", "files", "-f", "json",
+              "--set", "path=/tmp/x/{client}")  # fmt: skip
+    outs = loaded.ok("subscriptions", "show", "security", "-f", "json").json()["outputs"]
+    assert (outs[-1]["driver"], outs[-1]["format"]) == ("Files", "Json")
+    syslog = loaded("subscriptions", "edit", "security", "outputs", "add", "-d", "Syslog", "-f", "Raw")
+    assert syslog.code == 2 and "-d Tcp" in syslog.err and "syslog" in syslog.err
+
+
 # --- enable / disable / delete / duplicate / reload -------------------------------------------------
 
 

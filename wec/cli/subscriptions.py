@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,7 @@ from wec.subscriptions.files import (
     DRIVERS,
     FORMATS,
     SubscriptionFileError,
+    canonical_name,
     dump_subscription,
     load_path,
     parse_document,
@@ -284,6 +286,21 @@ def cmd_load(ctx: Context, args: argparse.Namespace) -> int:
 
 
 # --- options shared by new and edit ----------------------------------------------------------
+
+
+def _name_of(allowed: tuple[str, ...]) -> Callable[[str], str]:
+    """An argparse type: a driver or format name in any case (``files`` is ``Files``)."""
+
+    def parse(text: str) -> str:
+        known = canonical_name(text, allowed)
+        if known is None:
+            hint = " (syslog: use -d Tcp with a `syslog` table in --config, see docs/outputs.md)"
+            raise argparse.ArgumentTypeError(
+                f"{text!r} is not one of {', '.join(allowed)}" + (hint if text.casefold() == "syslog" else "")
+            )
+        return known
+
+    return parse
 
 
 def _tri(text: str) -> bool:
@@ -714,8 +731,9 @@ def add_parsers(sub: Any) -> None:
     po = eo.add_parser("outputs", help="add, delete, enable or disable an output")
     oo = po.add_subparsers(dest="outputs_command", required=True, metavar="ACTION")
     add = oo.add_parser("add", help="add an output")
-    add.add_argument("-d", "--driver", required=True, choices=DRIVERS)
-    add.add_argument("-f", "--format", dest="output_format", required=True, choices=FORMATS)
+    add.add_argument("-d", "--driver", required=True, type=_name_of(DRIVERS), metavar="|".join(DRIVERS))
+    add.add_argument("-f", "--format", dest="output_format", required=True, type=_name_of(FORMATS),
+                     metavar="|".join(FORMATS))  # fmt: skip
     add.add_argument(
         "--config",
         dest="output_config",

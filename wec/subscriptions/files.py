@@ -46,6 +46,7 @@ __all__ = [
     "DRIVERS",
     "FORMATS",
     "SubscriptionFileError",
+    "canonical_name",
     "dump_subscription",
     "files_legacy_path",
     "load_file",
@@ -65,6 +66,18 @@ _OUTPUT_KEYS = frozenset({"driver", "format", "enabled", "config"})
 _FLAGS = {"CaseInsensitive": "case_insensitive", "GlobPattern": "glob"}
 _U16 = 0xFFFF
 _U32 = 0xFFFF_FFFF
+
+
+# Names people try from other collectors.
+_NAME_HINTS = {
+    "syslog": ': syslog goes through driver = "Tcp" with a `syslog` table in its config, e.g. '
+    'config = { host = "…", port = 6514, syslog = { facility = "local4" } } (docs/outputs.md)',
+}
+
+
+def canonical_name(value: str, allowed: tuple[str, ...]) -> str | None:
+    """``value`` as spelled in ``allowed`` (case-insensitive), or None."""
+    return next((known for known in allowed if known.casefold() == value.casefold()), None)
 
 
 class SubscriptionFileError(ValueError):
@@ -116,6 +129,17 @@ class _Reader:
         if v is not None and v not in allowed:
             raise self.fail(f"{where} {k!r} = {v!r} is not one of {', '.join(allowed)}")
         return v
+
+    def name(self, table: Mapping[str, Any], k: str, where: str, allowed: tuple[str, ...]) -> str | None:
+        """A driver or format name, in any case (``files`` is ``Files``), as spelled in ``allowed``."""
+        v = self.string(table, k, where)
+        if v is None:
+            return None
+        known = canonical_name(v, allowed)
+        if known is not None:
+            return known
+        hint = _NAME_HINTS.get(v.casefold(), "")
+        raise self.fail(f"{where} {k!r} = {v!r} is not one of {', '.join(allowed)}{hint}")
 
     def table(self, doc: Mapping[str, Any], k: str) -> Mapping[str, Any] | None:
         v = doc.get(k)
@@ -346,8 +370,8 @@ def _outputs(r: _Reader, raw: Any) -> tuple[OutputConfig, ...]:
     for i, o in enumerate(raw):
         w = f"[[outputs]] #{i + 1}"
         r.keys(o, _OUTPUT_KEYS, w)
-        driver = r.choice(o, "driver", w, DRIVERS)
-        fmt = r.choice(o, "format", w, FORMATS)
+        driver = r.name(o, "driver", w, DRIVERS)
+        fmt = r.name(o, "format", w, FORMATS)
         if driver is None or fmt is None:
             raise r.fail(f"{w} needs both 'driver' and 'format'")
         enabled = r.boolean(o, "enabled", w)
