@@ -146,6 +146,8 @@ def test_bookmarks_show_delete_copy(machines: Cli) -> None:
     assert (
         len(machines.ok("bookmarks", "show", "security", "-m", "WIN11$@WEC.TEST", "-f", "json").json()) == 1
     )
+    (by_short_name,) = machines.ok("bookmarks", "show", "security", "-m", "win11", "-f", "json").json()
+    assert by_short_name["machine"] == "WIN11$@WEC.TEST"
     r = machines.ok("bookmarks", "copy", "security", "copy")
     assert "copied 2 bookmark(s)" in r.err
     assert machines("bookmarks", "copy", "security", "copy").code == 2  # replacing asks

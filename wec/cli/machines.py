@@ -203,6 +203,8 @@ def cmd_stats(ctx: Context, args: argparse.Namespace) -> int:
 def cmd_bookmarks_show(ctx: Context, args: argparse.Namespace) -> int:
     sub = ctx.subscription(args.subscription)
     rows = ctx.store.list_bookmarks(sub_uuid=sub.uuid, client=args.machine)
+    if not rows and args.machine and "@" not in args.machine:  # a short name or an FQDN
+        rows = [b for b in ctx.store.list_bookmarks(sub_uuid=sub.uuid) if _same_machine(b.client, args.machine)]
     if args.format == "json":
         ctx.out.json(
             [
@@ -283,7 +285,7 @@ def add_parsers(sub: Any) -> None:
     bs = p.add_subparsers(dest="bookmarks_command", required=True, metavar="VERB")
     x = bs.add_parser("show", help="the stored bookmarks of a subscription")
     x.add_argument("subscription")
-    x.add_argument("-m", "--machine", help="only this source")
+    x.add_argument("-m", "--machine", help="only this source: its principal, short name or FQDN")
     x.add_argument("-f", "--format", choices=("text", "json"), default="text")
     x.set_defaults(func=cmd_bookmarks_show)
     x = bs.add_parser("delete", help="forget bookmarks: sources restart from their next event")
