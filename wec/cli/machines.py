@@ -204,7 +204,8 @@ def cmd_bookmarks_show(ctx: Context, args: argparse.Namespace) -> int:
     sub = ctx.subscription(args.subscription)
     rows = ctx.store.list_bookmarks(sub_uuid=sub.uuid, client=args.machine)
     if not rows and args.machine and "@" not in args.machine:  # a short name or an FQDN
-        rows = [b for b in ctx.store.list_bookmarks(sub_uuid=sub.uuid) if _same_machine(b.client, args.machine)]
+        every = ctx.store.list_bookmarks(sub_uuid=sub.uuid)
+        rows = [b for b in every if _same_machine(b.client, args.machine)]
     if args.format == "json":
         ctx.out.json(
             [
