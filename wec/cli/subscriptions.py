@@ -226,7 +226,7 @@ def _risks(ctx: Context, plan: LoadPlan) -> list[str]:
     lost = {s.name: len(ctx.store.list_bookmarks(sub_uuid=s.uuid)) for s in plan.to_delete}
     lost = {name: n for name, n in lost.items() if n}
     if lost:
-        risks.append(f"deletes the bookmarks of {sum(lost.values())} source(s) with {', '.join(lost)}")
+        risks.append(f"deletes {', '.join(lost)} with the bookmarks of {sum(lost.values())} source(s)")
     replay = [c.new.name for c in plan.to_update if c.added_channels and ctx.store.list_bookmarks(c.new.uuid)]
     if replay:
         names = ", ".join(replay)
