@@ -64,3 +64,14 @@ def test_check_says_when_the_system_keytab_is_used(cli: Cli, kdc: Kdc) -> None:
         f"note: server.keytab is not set: using the system keytab (KRB5_KTNAME=FILE:{kdc.service_keytab})"
         in r.stdout
     )
+
+
+def test_the_keytab_note_is_given_only_when_the_keytab_is_unset(cli: Cli, kdc: Kdc) -> None:
+    from wec.config import load_settings
+    from wec.daemon import keytab_notes
+
+    _settings(cli, None)
+    (note,) = keytab_notes(load_settings(str(cli.config), environ={}))
+    assert note.startswith("server.keytab is not set: using the system keytab")
+    _settings(cli, kdc)
+    assert keytab_notes(load_settings(str(cli.config), environ={})) == []
