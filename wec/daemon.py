@@ -20,21 +20,26 @@ import threading
 import time
 from dataclasses import dataclass, field
 from types import FrameType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import accel
-from wec.auth.kerberos import KerberosAcceptor
+from wec.auth.kerberos import KerberosAcceptor, default_keytab_text
 from wec.config import ConfigError, Settings
 from wec.logsetup import reopen_logs
 from wec.metrics import Metrics, start_monitoring
+from wec.outputs.context import DriverContext
 from wec.outputs.handles import FileHandles
+from wec.outputs.registry import build_driver
 from wec.service import CollectorService
 from wec.store import HeartbeatQueue, Store, open_store
 from wec.supervisor import Supervisor
 from wec.transport.app import WecApp
 from wec.transport.server import WecServer, make_server
 
-__all__ = ["Daemon", "check", "configure_kernels"]
+if TYPE_CHECKING:
+    from wec.model import Subscription
+
+__all__ = ["Daemon", "check", "check_outputs", "configure_kernels", "keytab_notes"]
 
 log = logging.getLogger("wec.daemon")
 
@@ -47,17 +52,63 @@ def configure_kernels(settings: Settings) -> None:
         raise ConfigError(f"server.numba_cache_dir: {err}") from err
 
 
-def check(settings: Settings) -> None:
-    """What ``wecd --check`` verifies: the kernel cache, the schema, every keytab/SPN."""
+def keytab_notes(settings: Settings) -> list[str]:
+    """What an operator should know about the keytab in use: an unset ``server.keytab`` is not
+    an error, but the system keytab is rarely the one meant for wec (docs/kerberos.md)."""
+    if settings.server.keytab is not None:
+        return []
+    if not any(c.authentication.type == "Kerberos" for c in settings.collectors):
+        return []
+    return [f"server.keytab is not set: using the system keytab ({default_keytab_text()})"]
+
+
+def check_outputs(settings: Settings, subscriptions: list[Subscription]) -> list[str]:
+    """Run each enabled output's driver check as the collector would build it, with the
+    collector's settings (Kafka brokers from ``[outputs.kafka]``, TLS files on this host).
+    Returns one line per output that cannot work; opens no connection."""
+    problems = []
+    for sub in subscriptions:
+        if not sub.enabled:
+            continue
+        for i, out in enumerate(sub.outputs, 1):
+            if not out.enabled:
+                continue
+            context = DriverContext(
+                node_name=settings.server.node_name,
+                kafka_options=settings.outputs.kafka_options,
+                format_name=out.format,
+                base_dir=settings.server.state_dir,
+                check_only=True,
+                on_collector=True,
+            )
+            try:
+                build_driver(out.driver, dict(out.config), context).close()
+            except (ValueError, ImportError) as err:
+                problems.append(f"subscription {sub.name} output #{i} ({out.driver}/{out.format}): {err}")
+    return problems
+
+
+def check(settings: Settings, *, outputs: bool = True) -> list[str]:
+    """What ``wecd --check`` verifies: the kernel cache, the schema, every keytab/SPN and (unless
+    ``outputs`` is false) the outputs of enabled subscriptions. Returns notes for the operator;
+    raises on a fault. At start-up a bad output does not stop the collector: only that
+    subscription is not offered (docs/troubleshooting.md)."""
     configure_kernels(settings)
     store = open_store(settings.database)
     try:
         store.check_schema()
+        subscriptions = store.list_subscriptions()
     finally:
         store.close()
     for c in settings.collectors:
         if c.authentication.type == "Kerberos":
             KerberosAcceptor(settings.server.keytab, c.authentication.service_principal_name)
+    problems = check_outputs(settings, subscriptions) if outputs else []
+    if problems:
+        raise ConfigError(
+            "outputs that cannot work (fix them with `wec subscriptions`):\n  " + "\n  ".join(problems)
+        )
+    return keytab_notes(settings)
 
 
 @dataclass
@@ -96,6 +147,8 @@ class Daemon:
             configure_kernels(s)
             took = accel.warm_up()
             log.info("SLDC/UTF-16 kernels ready in %.2fs", took)
+        for note in keytab_notes(s):
+            log.warning("%s", note)
         self.store = open_store(s.database)
         self.store.check_schema()
         self.heartbeats = HeartbeatQueue(
@@ -253,7 +306,7 @@ class Daemon:
         it stops wecd instead of making the workers die in a loop."""
         configure_kernels(self.settings)
         log.info("SLDC/UTF-16 kernels ready in %.2fs", accel.warm_up())
-        check(self.settings)
+        check(self.settings, outputs=False)  # a bad output stops its subscription, not wecd
 
     def run_worker(self, index: int) -> None:
         """One worker process of a supervised wecd (called in the forked child): the same

@@ -225,6 +225,38 @@ def test_empty_keytab_fails_at_construction(kdc: Kdc, tmp_path: Path) -> None:
     assert isinstance(info.value.__cause__, gssapi.raw.GSSError)
 
 
+def test_a_zero_byte_keytab_gets_wecs_own_message(tmp_path: Path) -> None:
+    # Issue 15: MIT says only "Unsupported key table format version number".
+    empty = tmp_path / "zero.keytab"
+    empty.write_bytes(b"")
+    with pytest.raises(KerberosConfigError, match=r"zero.keytab' is empty"):
+        KerberosAcceptor(str(empty), None)
+
+
+def test_a_file_that_is_not_a_keytab_gets_wecs_own_message(tmp_path: Path) -> None:
+    text = tmp_path / "b64.keytab"
+    text.write_bytes(b"BQIAAABH...base64 pasted by hand\n")
+    with pytest.raises(KerberosConfigError, match=r"is not a keytab file \(it starts with 4251"):
+        KerberosAcceptor(str(text), None)
+
+
+def test_a_principal_without_realm_names_the_default_realm_and_its_source(
+    kdc: Kdc, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Debian's stock krb5.conf says ATHENA.MIT.EDU: the error must say where that realm came from.
+    conf = tmp_path / "krb5.conf"
+    stock = kdc.krb5_conf.read_text().replace(
+        f"default_realm = {kdc.realm}", "default_realm = ATHENA.MIT.EDU"
+    )
+    conf.write_text(stock)
+    monkeypatch.setenv("KRB5_CONFIG", str(conf))
+    with pytest.raises(KerberosConfigError) as info:
+        KerberosAcceptor(str(kdc.service_keytab), "HTTP/wec.test.local")
+    message = str(info.value)
+    assert "HTTP/wec.test.local@ATHENA.MIT.EDU" in message
+    assert f"default_realm in {conf}" in message
+
+
 def test_spn_absent_from_the_keytab_fails_at_construction(kdc: Kdc) -> None:
     with pytest.raises(KerberosConfigError, match="HTTP/nothere"):
         KerberosAcceptor(str(kdc.service_keytab), "HTTP/nothere.wec.test.local")

@@ -112,6 +112,27 @@ def test_heartbeats_filter_by_subscription_machine_and_address(machines: Cli) ->
     assert "nope" not in text and machines("heartbeats", "-s", "nope").code == 1
 
 
+def test_heartbeats_find_a_machine_by_short_name_or_fqdn(machines: Cli) -> None:
+    # Issue 15: `heartbeats -m DEMO01` said "no heartbeat" (exit 0) for DEMO01$@REALM.
+    for name in ("ALIVE", "alive", "ALIVE$", "alive.wec.test"):
+        r = machines("heartbeats", "-m", name, "-f", "json")
+        assert r.code == 0, name
+        assert [x["machine"] for x in r.json()] == ["ALIVE$@WEC.TEST"], name
+    assert "ALIVE$@WEC.TEST" in machines.ok("heartbeats", "-m", "alive").out
+    other_realm = machines("heartbeats", "-m", "alive.other.test")
+    assert other_realm.code == 1 and "ALIVE$@EXAMPLE.LOCAL" in other_realm.err
+    unknown = machines("heartbeats", "-m", "demo01.example.local")
+    assert unknown.code == 1 and "DEMO01$@" in unknown.err and "principal" in unknown.err
+
+
+def test_clients_at_before_later_contacts_says_so_instead_of_a_countdown(machines: Cli) -> None:
+    # Issue 15: `clients --at` in the past printed "in 641 days" for later contacts.
+    before = (START - timedelta(days=641)).isoformat()
+    out = machines.ok("subscriptions", "clients", "security", "--at", before).out
+    assert "after --at" in out
+    assert " in " not in out and "641" not in out
+
+
 def test_bookmarks_show_delete_copy(machines: Cli) -> None:
     machines.ok("subscriptions", "duplicate", "security", "copy")
     store = machines.store()
@@ -125,6 +146,8 @@ def test_bookmarks_show_delete_copy(machines: Cli) -> None:
     assert (
         len(machines.ok("bookmarks", "show", "security", "-m", "WIN11$@WEC.TEST", "-f", "json").json()) == 1
     )
+    (by_short_name,) = machines.ok("bookmarks", "show", "security", "-m", "win11", "-f", "json").json()
+    assert by_short_name["machine"] == "WIN11$@WEC.TEST"
     r = machines.ok("bookmarks", "copy", "security", "copy")
     assert "copied 2 bookmark(s)" in r.err
     assert machines("bookmarks", "copy", "security", "copy").code == 2  # replacing asks

@@ -3,11 +3,13 @@
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import pytest
 
-from tests.cli.conftest import QUERY, Cli, subscription_file
+from tests.cli.conftest import QUERY, Cli, Result, subscription_file
+from wec.cli.main import main
 from wec.protocol import subscription_version
 
 UUID_A = "9d4c2b7a-1e3f-4a58-8c6d-0b7e2f1a3c95"
@@ -106,6 +108,34 @@ def test_an_unknown_subscription_is_exit_code_1_with_a_clear_message(loaded: Cli
     assert r.out == ""
 
 
+class _Terminal(io.StringIO):
+    """Typed answers on a terminal."""
+
+    def isatty(self) -> bool:
+        return True
+
+
+def _load_on_terminal(cli: Cli, path: Path, answer: str) -> Result:
+    out, err = io.StringIO(), io.StringIO()
+    code = main(["-c", str(cli.config), "subscriptions", "load", str(path)], stdout=out, stderr=err,
+                stdin=_Terminal(answer))  # fmt: skip
+    return Result(code, out.getvalue(), err.getvalue())
+
+
+def _bookmark(cli: Cli, uuid: str) -> None:
+    store = cli.store()
+    store.put_bookmark("WIN10$@WEC.TEST", uuid, "<BookmarkList/>")
+    store.close()
+
+
+def _names_and_bookmarks(cli: Cli) -> tuple[list[str], int]:
+    store = cli.store()
+    try:
+        return [s.name for s in store.list_subscriptions()], len(store.list_bookmarks())
+    finally:
+        store.close()
+
+
 # --- skell / load -------------------------------------------------------------------------------
 
 
@@ -139,15 +169,16 @@ def test_loading_a_directory_deletes_what_is_not_in_it_unless_keep(loaded: Cli) 
     (d / "a.toml").write_text(subscription_file("security", UUID_A))
     kept = loaded.ok("subscriptions", "load", "--keep", str(d))
     assert "delete" not in kept.err
-    r = loaded.ok("subscriptions", "load", str(d))  # a directory is the whole truth: no question
+    r = loaded.ok("subscriptions", "load", str(d))  # sysmon has no bookmark: no question
     assert f"- delete sysmon ({UUID_B})" in r.err
     assert [x["name"] for x in loaded.ok("subscriptions", "-f", "json").json()] == ["security"]
 
 
 def test_loading_a_single_file_asks_before_deleting_the_others(loaded: Cli) -> None:
+    _bookmark(loaded, UUID_B)
     f = loaded.write("one.toml", subscription_file("security", UUID_A))
     refused = loaded("subscriptions", "load", str(f))
-    assert refused.code == 2 and "--yes" in refused.err  # no terminal to ask on
+    assert refused.code == 1 and "--yes" in refused.err  # no terminal to ask on
     assert len(loaded.ok("subscriptions", "-f", "json").json()) == 2
     loaded.ok("subscriptions", "load", str(f), "-y")
     assert len(loaded.ok("subscriptions", "-f", "json").json()) == 1
@@ -170,6 +201,53 @@ def test_load_records_the_revision_and_reports_file_errors_with_exit_2(cli: Cli)
     bad = cli.write("bad/x.toml", subscription_file("x", options="max_tiem = 3"))
     r = cli("subscriptions", "load", str(bad.parent))
     assert r.code == 2 and "unknown key 'max_tiem' in [options]" in r.err
+
+
+def test_a_directory_load_that_deletes_bookmarks_is_refused_without_a_terminal(loaded: Cli) -> None:
+    # Issue 15, bug 2: with no terminal and no --yes, the deletion went through (exit 0).
+    _bookmark(loaded, UUID_B)
+    d = loaded.dir / "only-a"
+    d.mkdir()
+    (d / "a.toml").write_text(subscription_file("security", UUID_A))
+
+    r = loaded("subscriptions", "load", str(d))
+
+    assert r.code == 1
+    assert f"- delete sysmon ({UUID_B})" in r.err  # the plan is printed
+    assert "bookmarks of 1 source(s)" in r.err and "--yes" in r.err
+    assert _names_and_bookmarks(loaded) == (["security", "sysmon"], 1)  # nothing changed
+    loaded.ok("subscriptions", "load", str(d), "--yes")
+    assert _names_and_bookmarks(loaded) == (["security"], 0)
+
+
+def test_a_load_that_deletes_bookmarks_asks_on_a_terminal(loaded: Cli) -> None:
+    _bookmark(loaded, UUID_B)
+    d = loaded.dir / "only-a"
+    d.mkdir()
+    (d / "a.toml").write_text(subscription_file("security", UUID_A))
+
+    no = _load_on_terminal(loaded, d, "n\n")
+    assert no.code == 1 and "apply it? [y/N]" in no.err and "nothing changed" in no.err
+    assert _names_and_bookmarks(loaded) == (["security", "sysmon"], 1)
+    yes = _load_on_terminal(loaded, d, "y\n")
+    assert yes.code == 0 and "1 deleted" in yes.err
+    assert _names_and_bookmarks(loaded) == (["security"], 0)
+
+
+def test_a_load_that_replays_history_of_bookmarked_sources_needs_yes(loaded: Cli) -> None:
+    _bookmark(loaded, UUID_A)
+    q = (
+        '<QueryList><Query Id="0"><Select Path="Security">*</Select>'
+        '<Select Path="System">*</Select></Query></QueryList>'
+    )
+    (loaded.dir / "subs" / "a.toml").write_text(subscription_file("security", UUID_A, query=q))
+
+    r = loaded("subscriptions", "load", str(loaded.dir / "subs"))
+
+    assert r.code == 1 and "whole history" in r.err and "--yes" in r.err
+    assert "System" not in loaded.ok("subscriptions", "show", "security", "-f", "json").json()["query"]
+    loaded.ok("subscriptions", "load", str(loaded.dir / "subs"), "-y")
+    assert "System" in loaded.ok("subscriptions", "show", "security", "-f", "json").json()["query"]
 
 
 def test_load_warns_when_a_query_edit_adds_a_channel(loaded: Cli) -> None:
@@ -280,6 +358,15 @@ def test_edit_outputs_add_disable_enable_delete(loaded: Cli) -> None:
     assert missing.code == 2 and "no output #7" in missing.err
     bad = loaded("subscriptions", "edit", "security", "outputs", "add", "-d", "Redis", "-f", "Raw")
     assert bad.code == 2 and "Redis" in bad.err and "'addr'" in bad.err  # the driver's own check
+
+
+def test_outputs_add_takes_names_in_any_case_and_explains_syslog(loaded: Cli) -> None:
+    loaded.ok("subscriptions", "edit", "security", "outputs", "add", "-d", "files", "-f", "json",
+              "--set", "path=/tmp/x/{client}")  # fmt: skip
+    outs = loaded.ok("subscriptions", "show", "security", "-f", "json").json()["outputs"]
+    assert (outs[-1]["driver"], outs[-1]["format"]) == ("Files", "Json")
+    syslog = loaded("subscriptions", "edit", "security", "outputs", "add", "-d", "Syslog", "-f", "Raw")
+    assert syslog.code == 2 and "-d Tcp" in syslog.err and "syslog" in syslog.err
 
 
 # --- enable / disable / delete / duplicate / reload -------------------------------------------------

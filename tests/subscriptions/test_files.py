@@ -199,6 +199,19 @@ def test_invalid_files_raise_subscription_file_error(text: str, message: str) ->
     assert message in _err(text)
 
 
+def test_driver_and_format_names_are_case_insensitive() -> None:
+    # Issue 15: `driver = "files"` was refused although the meaning is plain.
+    text = BASE + OUTPUT.replace('"Files"', '"files"').replace('"Raw"', '"JSON"')
+    (out,) = parse_subscription(text).outputs
+    assert (out.driver, out.format) == ("Files", "Json")
+
+
+def test_a_syslog_driver_points_at_tcp_with_a_syslog_table() -> None:
+    message = _err(BASE + OUTPUT.replace('"Files"', '"Syslog"'))
+    assert "'Syslog' is not one of Files" in message
+    assert 'driver = "Tcp"' in message and "syslog = {" in message
+
+
 @pytest.mark.parametrize(
     "query",
     [

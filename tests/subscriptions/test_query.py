@@ -99,3 +99,18 @@ def test_any_text_either_parses_or_raises_query_error(text: str) -> None:
     except QueryError:
         return
     assert info.channels and all(c.strip() for c in info.channels)
+
+
+def test_a_bare_xpath_is_told_to_be_wrapped_in_a_querylist() -> None:
+    with pytest.raises(QueryError, match=r"must be a <QueryList>, not a bare XPath"):
+        parse_query("*[System[(EventID=4624)]]")
+
+
+def test_an_unescaped_less_than_in_an_xpath_suggests_lt() -> None:
+    with pytest.raises(QueryError, match=r"not well-formed XML.*'&lt;'"):
+        parse_query(_q("<Select Path='Security'>*[System[EventID<4700]]</Select>"))
+    with pytest.raises(QueryError, match=r"'&amp;'"):
+        parse_query(_q("<Select Path='Security'>*[System[EventID=1 && Level=2]]</Select>"))
+    assert parse_query(_q("<Select Path='Security'>*[System[EventID&lt;4700]]</Select>")).channels == (
+        "Security",
+    )

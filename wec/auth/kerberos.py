@@ -51,6 +51,7 @@ __all__ = [
     "AcceptResult",
     "KerberosAcceptor",
     "KerberosSession",
+    "default_keytab_text",
 ]
 
 # The bare challenges of a 401: Kerberos collectors send both headers (PROTOCOL.md §2).
@@ -112,10 +113,11 @@ class KerberosAcceptor:
             name = _service_name(service_principal_name) if service_principal_name else None
             self._creds = gssapi.Credentials(name=name, usage="accept", store=store)
         except _GSS_ERRORS as err:
-            where = keytab if keytab is not None else "the default keytab"
+            where = keytab if keytab is not None else f"the system keytab ({default_keytab_text()})"
             who = service_principal_name or "any principal"
             raise KerberosConfigError(
                 f"cannot load Kerberos acceptor credentials for {who} from {where}: {err}"
+                + _realm_note(service_principal_name)
             ) from err
 
     def accept(self, authorization: str) -> AcceptResult:
@@ -264,8 +266,38 @@ def _service_name(spn: str) -> gssapi.Name:
     return gssapi.Name(spn, name_type)
 
 
+def default_keytab_text() -> str:
+    """Where MIT looks when ``server.keytab`` is unset, for messages (docs/kerberos.md)."""
+    env = os.environ.get("KRB5_KTNAME")
+    if env:
+        return f"KRB5_KTNAME={env}"
+    return "krb5.conf's default_keytab_name, else /etc/krb5.keytab"
+
+
+def _realm_note(spn: str | None) -> str:
+    """A principal without ``@REALM`` takes krb5.conf's default realm: name it, since Debian's
+    stock krb5.conf says ATHENA.MIT.EDU and the resulting error names a principal nobody wrote."""
+    if not spn or "@" in spn or "/" not in spn:
+        return ""
+    conf = os.environ.get("KRB5_CONFIG") or "/etc/krb5.conf"
+    try:
+        full = str(_service_name(spn).canonicalize(gssapi.MechType.kerberos))
+    except _GSS_ERRORS:
+        return f" ({spn!r} has no realm and {conf} gives no default_realm: add @REALM)"
+    realm = full.rpartition("@")[2]
+    return (
+        f" ({spn!r} has no realm, so it was read as {full}: {realm} is default_realm in {conf}"
+        " [libdefaults]; write the realm in service_principal_name or fix default_realm)"
+    )
+
+
+# RFC-less but stable: a file keytab starts with 0x05 then the format version 0x01 or 0x02.
+_KEYTAB_MAGIC = (b"\x05\x01", b"\x05\x02")
+
+
 def _check_keytab_file(keytab: str) -> None:
-    """Fail early and clearly for a file keytab that is missing or unreadable."""
+    """Fail early and clearly for a file keytab that is missing, unreadable, empty or not a
+    keytab (MIT would say only "Unsupported key table format version number")."""
     kind, colon, rest = keytab.partition(":")
     if colon and kind.upper() not in ("FILE", "WRFILE") and "/" not in kind:
         return  # MEMORY:, KEYRING: etc.: let GSSAPI judge
@@ -274,6 +306,20 @@ def _check_keytab_file(keytab: str) -> None:
         raise KerberosConfigError(f"keytab {path!r} does not exist")
     if not os.access(path, os.R_OK):
         raise KerberosConfigError(f"keytab {path!r} is not readable by this process")
+    try:
+        with open(path, "rb") as f:
+            head = f.read(2)
+    except OSError as err:
+        raise KerberosConfigError(f"keytab {path!r} cannot be read: {err}") from err
+    if not head:
+        raise KerberosConfigError(
+            f"keytab {path!r} is empty: export the service keys into it again (docs/kerberos.md)"
+        )
+    if head not in _KEYTAB_MAGIC:
+        raise KerberosConfigError(
+            f"keytab {path!r} is not a keytab file (it starts with {head.hex()}, a keytab with 0502): "
+            "was it copied as text, base64 or with a transfer that altered it? Export it again"
+        )
 
 
 def _inbound_sequence_number(header: bytes) -> int | None:

@@ -51,6 +51,27 @@ def _row_json(row: HeartbeatRow, state: MachineState | None = None) -> dict[str,
     return d
 
 
+def _since(when: datetime | None, now: datetime) -> str:
+    # With --at in the past, later contacts are facts after the instant asked about, not a
+    # future ("in 641 days"): say so instead of printing a countdown.
+    if when is not None and when > now:
+        return "after --at"
+    return relative_time(when, now)
+
+
+def _same_machine(principal: str, given: str) -> bool:
+    """``DEMO01``, ``DEMO01$`` or ``demo01.example.local`` names the source ``DEMO01$@EXAMPLE.LOCAL``.
+
+    Sources are known by their Kerberos principal: the computer account (NetBIOS name + ``$``)
+    and the realm. A DNS domain, when given, must match the realm (AD realms are the upper-case
+    DNS domain)."""
+    account, _, realm = principal.partition("@")
+    host, _, domain = given.partition(".")
+    if host.rstrip("$").casefold() != account.rstrip("$").casefold():
+        return False
+    return not domain or not realm or domain.casefold() == realm.casefold()
+
+
 # --- subscriptions clients ---------------------------------------------------------------------
 
 
@@ -85,9 +106,9 @@ def print_clients(ctx: Context, args: argparse.Namespace) -> int:
             r.client,
             r.ip,
             Cell(s.value),
-            relative_time(r.last_seen, now),
-            Cell(relative_time(r.last_event_seen, now)),
-            relative_time(r.first_seen, now),
+            _since(r.last_seen, now),
+            Cell(_since(r.last_event_seen, now)),
+            _since(r.first_seen, now),
         )
     ctx.out.table(table)
     return 0
@@ -98,13 +119,25 @@ def print_clients(ctx: Context, args: argparse.Namespace) -> int:
 
 def cmd_heartbeats(ctx: Context, args: argparse.Namespace) -> int:
     sub_uuid = ctx.subscription(args.subscription).uuid if args.subscription else None
-    rows = ctx.store.list_heartbeats(sub_uuid=sub_uuid, client=args.machine, ip=args.address)
+    machine = args.machine
+    rows = ctx.store.list_heartbeats(sub_uuid=sub_uuid, client=machine, ip=args.address)
+    if not rows and machine and "@" not in machine:
+        # A short name or an FQDN, as an administrator thinks of the machine.
+        rows = [r for r in ctx.store.list_heartbeats(sub_uuid=sub_uuid) if _same_machine(r.client, machine)]
+        if rows:
+            ctx.out.note(f"{machine}: " + ", ".join(sorted({r.client for r in rows})))
     if args.format == "json":
         ctx.out.json([_row_json(r) for r in rows])
-        return 0
+        return 0 if rows or not machine else 1
     if not rows:
-        ctx.out.note("no heartbeat")
-        return 0
+        if not machine:
+            ctx.out.note("no heartbeat")
+            return 0
+        short = machine.partition("@")[0].partition(".")[0].rstrip("$").upper()
+        raise CliError(
+            f"no heartbeat from {machine}: sources are named by their Kerberos principal, the computer "
+            f"account and the realm (e.g. {short}$@EXAMPLE.LOCAL); `wec heartbeats` lists the known ones"
+        )
     now = datetime.now(UTC)
     table = Table(["MACHINE", "SUBSCRIPTION", "IP", "FIRST SEEN", "LAST SEEN", "LAST EVENT"])
     for r in rows:
@@ -170,6 +203,9 @@ def cmd_stats(ctx: Context, args: argparse.Namespace) -> int:
 def cmd_bookmarks_show(ctx: Context, args: argparse.Namespace) -> int:
     sub = ctx.subscription(args.subscription)
     rows = ctx.store.list_bookmarks(sub_uuid=sub.uuid, client=args.machine)
+    if not rows and args.machine and "@" not in args.machine:  # a short name or an FQDN
+        every = ctx.store.list_bookmarks(sub_uuid=sub.uuid)
+        rows = [b for b in every if _same_machine(b.client, args.machine)]
     if args.format == "json":
         ctx.out.json(
             [
@@ -232,7 +268,9 @@ def add_parsers(sub: Any) -> None:
     p = sub.add_parser("heartbeats", help="when each source was last heard of")
     p.add_argument("-s", "--subscription", help="only this subscription (uuid or name)")
     who = p.add_mutually_exclusive_group()
-    who.add_argument("-m", "--machine", help="only this source (its principal)")
+    who.add_argument(
+        "-m", "--machine", help="only this source: its principal (DEMO01$@REALM), short name or FQDN"
+    )  # fmt: skip
     who.add_argument("-a", "--address", help="only this IP address")
     p.add_argument("-f", "--format", choices=("text", "json"), default="text")
     p.set_defaults(func=cmd_heartbeats)
@@ -248,7 +286,7 @@ def add_parsers(sub: Any) -> None:
     bs = p.add_subparsers(dest="bookmarks_command", required=True, metavar="VERB")
     x = bs.add_parser("show", help="the stored bookmarks of a subscription")
     x.add_argument("subscription")
-    x.add_argument("-m", "--machine", help="only this source")
+    x.add_argument("-m", "--machine", help="only this source: its principal, short name or FQDN")
     x.add_argument("-f", "--format", choices=("text", "json"), default="text")
     x.set_defaults(func=cmd_bookmarks_show)
     x = bs.add_parser("delete", help="forget bookmarks: sources restart from their next event")

@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +34,7 @@ from wec.model import (
 from wec.outputs.registry import DRIVERS
 from wec.subscriptions.files import (
     SubscriptionFileError,
+    canonical_name,
     dump_subscription,
     load_path,
     parse_document,
@@ -236,6 +238,29 @@ def cmd_skell(ctx: Context, args: argparse.Namespace) -> int:
     return 0
 
 
+def _risks(ctx: Context, plan: LoadPlan) -> list[str]:
+    """What in ``plan`` cannot be undone: bookmarks deleted with their subscription, and
+    channels added to subscriptions whose sources already have bookmarks (a history replay).
+    Deleting a subscription no source has used yet loses nothing: it needs no --yes."""
+    risks = []
+    lost = {s.name: len(ctx.store.list_bookmarks(sub_uuid=s.uuid)) for s in plan.to_delete}
+    lost = {name: n for name, n in lost.items() if n}
+    if lost:
+        risks.append(f"deletes {', '.join(lost)} with the bookmarks of {sum(lost.values())} source(s)")
+    replay = [c.new.name for c in plan.to_update if c.added_channels and ctx.store.list_bookmarks(c.new.uuid)]
+    if replay:
+        names = ", ".join(replay)
+        risks.append(f"makes the sources of {names} send the whole history of the added channel(s)")
+    return risks
+
+
+def _interactive(ctx: Context) -> bool:
+    try:
+        return bool(ctx.stdin.isatty())
+    except (AttributeError, ValueError):
+        return False
+
+
 def cmd_load(ctx: Context, args: argparse.Namespace) -> int:
     path = Path(args.path)
     try:
@@ -256,11 +281,18 @@ def cmd_load(ctx: Context, args: argparse.Namespace) -> int:
     if plan.is_empty():
         ctx.out.note("nothing to change")
         return 0
-    # As OpenWEC: loading a single file asks before deleting the others; a directory is the
-    # whole truth (configuration as code), so it does not.
-    if plan.to_delete and not path.is_dir():
-        question = f"delete {len(plan.to_delete)} subscription(s) not in {path}?"
-        if not ctx.confirm(question, args.yes):
+    # One rule for a file and a directory (docs/subscriptions.md): a plan that loses bookmarks
+    # (a deletion) or makes sources replay history (a channel added where bookmarks exist) is
+    # confirmed on a terminal, refused without one unless --yes. A lost bookmark is a
+    # full-history replay for every source of that subscription.
+    risks = _risks(ctx, plan)
+    if risks and not args.yes:
+        if not _interactive(ctx):
+            raise CliError(
+                f"not applied: this load {'; '.join(risks)}. Nothing changed: check the plan above "
+                "and run again with --yes (or --keep to delete nothing)"
+            )
+        if not ctx.confirm(f"this load {'; '.join(risks)}: apply it?", False):
             raise CliError("nothing changed")
     try:
         apply_load(ctx.store, plan)
@@ -274,6 +306,21 @@ def cmd_load(ctx: Context, args: argparse.Namespace) -> int:
 
 
 # --- options shared by new and edit ----------------------------------------------------------
+
+
+def _name_of(allowed: tuple[str, ...]) -> Callable[[str], str]:
+    """An argparse type: a driver or format name in any case (``files`` is ``Files``)."""
+
+    def parse(text: str) -> str:
+        known = canonical_name(text, allowed)
+        if known is None:
+            hint = " (syslog: use -d Tcp with a `syslog` table in --config, see docs/outputs.md)"
+            raise argparse.ArgumentTypeError(
+                f"{text!r} is not one of {', '.join(allowed)}" + (hint if text.casefold() == "syslog" else "")
+            )
+        return known
+
+    return parse
 
 
 def _tri(text: str) -> bool:
@@ -678,7 +725,10 @@ def add_parsers(sub: Any) -> None:
     p = ss.add_parser("load", help="load subscription files (a file, or every *.toml of a directory)")
     p.add_argument("path")
     p.add_argument("-k", "--keep", action="store_true", help="keep subscriptions that are not in PATH")
-    p.add_argument("-y", "--yes", action="store_true", help="do not ask for confirmation")
+    p.add_argument(
+        "-y", "--yes", action="store_true",
+        help="delete bookmarks or replay history without asking (required without a terminal)",
+    )  # fmt: skip
     p.add_argument("-e", "--allow-empty", action="store_true", help="accept a PATH without subscriptions")
     p.add_argument("-r", "--revision", default=None, help="revision to record (e.g. a git commit)")
     p.set_defaults(func=cmd_load)
@@ -699,8 +749,11 @@ def add_parsers(sub: Any) -> None:
     po = eo.add_parser("outputs", help="add, delete, enable or disable an output")
     oo = po.add_subparsers(dest="outputs_command", required=True, metavar="ACTION")
     add = oo.add_parser("add", help="add an output")
-    add.add_argument("-d", "--driver", required=True, choices=tuple(DRIVERS))
-    add.add_argument("-f", "--format", dest="output_format", required=True, choices=FORMAT_NAMES)
+    add.add_argument(
+        "-d", "--driver", required=True, type=_name_of(tuple(DRIVERS)), metavar="|".join(DRIVERS)
+    )
+    add.add_argument("-f", "--format", dest="output_format", required=True, type=_name_of(FORMAT_NAMES),
+                     metavar="|".join(FORMAT_NAMES))  # fmt: skip
     add.add_argument(
         "--config",
         dest="output_config",

@@ -22,7 +22,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more logs (-vv: debug)")
     parser.add_argument(
-        "--check", action="store_true", help="validate the settings and the database schema, then exit"
+        "--check",
+        action="store_true",
+        help="validate the settings, the database schema, the keytab and the outputs, then exit",
     )
     parser.add_argument("--version", action="version", version=f"wecd {__version__}")
     args = parser.parse_args(argv)
@@ -49,8 +51,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.check:
             from wec.daemon import check
 
-            check(settings)
-            print(f"wecd: {settings.source}: settings, database schema and keytab OK")
+            for note in check(settings):
+                print(f"wecd: note: {note}")
+            print(f"wecd: {settings.source}: settings, database schema, keytab and outputs OK")
             return 0
         daemon.run()
     except ConfigError as err:

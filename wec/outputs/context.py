@@ -41,6 +41,9 @@ class DriverContext:
     # validating a subscription file (wec subscriptions load): check keys and values only, do
     # not touch files or sockets that exist on the collector nodes
     check_only: bool = False
+    # with check_only: the check runs on a collector with its settings (``wecd --check``), so
+    # nothing may be assumed to come from elsewhere (Kafka brokers) and local files must load
+    on_collector: bool = False
     logger: logging.Logger = field(default_factory=lambda: logging.getLogger("wec.outputs"))
 
 

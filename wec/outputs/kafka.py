@@ -169,7 +169,7 @@ class KafkaDriver:
             if not isinstance(value, str | int | float | bool):
                 raise r.error("options", f"option {name!r}: expected a string, number or boolean")
         options = _effective_options(context.kafka_options, own)
-        if context.check_only and not options.get("bootstrap.servers"):
+        if context.check_only and not context.on_collector and not options.get("bootstrap.servers"):
             # The brokers may come from the collector's settings, which a file check lacks.
             options = {**options, "bootstrap.servers": "(from the collector's settings)"}
         return cls(topics, options, logger=context.logger, check_only=context.check_only)

@@ -129,7 +129,7 @@ class TcpDriver:
             if key is not None and certificate is None:
                 raise ValueError("Tcp: 'tls_key' is set but 'tls_certificate' is not")
             driver._tls_files = (cafiles, certificate, key)
-            if context.check_only:  # the files live on the collector, maybe not where we check
+            if context.check_only and not context.on_collector:  # the files live on the collector
                 return driver
             try:
                 driver._tls = _tls_context(cafiles, certificate, key)

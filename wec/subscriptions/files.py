@@ -38,6 +38,7 @@ from wec.subscriptions.query import QueryError, parse_query
 
 __all__ = [
     "SubscriptionFileError",
+    "canonical_name",
     "dump_subscription",
     "load_file",
     "load_path",
@@ -55,6 +56,18 @@ _FLAGS = {"CaseInsensitive": "case_insensitive", "GlobPattern": "glob"}
 
 # `enabled` heads [options]: it is what one looks for first in a file.
 _FILE_ORDER = sorted(OPTIONS, key=lambda o: o.name != "enabled")
+
+
+# Names people try from other collectors.
+_NAME_HINTS = {
+    "syslog": ': syslog goes through driver = "Tcp" with a `syslog` table in its config, e.g. '
+    'config = { host = "…", port = 6514, syslog = { facility = "local4" } } (docs/outputs.md)',
+}
+
+
+def canonical_name(value: str, allowed: tuple[str, ...]) -> str | None:
+    """``value`` as spelled in ``allowed`` (case-insensitive), or None."""
+    return next((known for known in allowed if known.casefold() == value.casefold()), None)
 
 
 class SubscriptionFileError(ValueError):
@@ -106,6 +119,17 @@ class _Reader:
         if v is not None and v not in allowed:
             raise self.fail(f"{where} {k!r} = {v!r} is not one of {', '.join(allowed)}")
         return v
+
+    def name(self, table: Mapping[str, Any], k: str, where: str, allowed: tuple[str, ...]) -> str | None:
+        """A driver or format name, in any case (``files`` is ``Files``), as spelled in ``allowed``."""
+        v = self.string(table, k, where)
+        if v is None:
+            return None
+        known = canonical_name(v, allowed)
+        if known is not None:
+            return known
+        hint = _NAME_HINTS.get(v.casefold(), "")
+        raise self.fail(f"{where} {k!r} = {v!r} is not one of {', '.join(allowed)}{hint}")
 
     def table(self, doc: Mapping[str, Any], k: str) -> Mapping[str, Any] | None:
         v = doc.get(k)
@@ -264,8 +288,8 @@ def _outputs(r: _Reader, raw: Any) -> tuple[OutputConfig, ...]:
     for i, o in enumerate(raw):
         w = f"[[outputs]] #{i + 1}"
         r.keys(o, _OUTPUT_KEYS, w)
-        driver = r.choice(o, "driver", w, tuple(DRIVERS))
-        fmt = r.choice(o, "format", w, FORMAT_NAMES)
+        driver = r.name(o, "driver", w, tuple(DRIVERS))
+        fmt = r.name(o, "format", w, FORMAT_NAMES)
         if driver is None or fmt is None:
             raise r.fail(f"{w} needs both 'driver' and 'format'")
         enabled = r.boolean(o, "enabled", w)

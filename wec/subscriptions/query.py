@@ -60,14 +60,33 @@ def _clauses(xpath: str) -> int:
     return 1 + len(_OPERATOR.findall(xpath))
 
 
+_SELECT_TEXT = re.compile(r"<(Select|Suppress)\b[^>]*>(.*?)</\1\s*>", re.DOTALL)
+
+
+def _xpath_hint(text: str) -> str:
+    """The usual cause of a syntax error: XPath operators that XML reserves, left unescaped."""
+    for match in _SELECT_TEXT.finditer(text):
+        xpath = match.group(2)
+        if "<" in xpath.replace("<![CDATA[", ""):
+            return " — a '<' inside an XPath must be written '&lt;' (e.g. EventID &lt; 4700)"
+        if re.search(r"&(?!(?:lt|gt|amp|quot|apos|#\d+|#x[0-9a-fA-F]+);)", xpath):
+            return " — a '&' inside an XPath must be written '&amp;' (or use 'and')"
+    return ""
+
+
 def parse_query(text: str) -> QueryInfo:
     """Validate ``text`` and describe it; raises :class:`QueryError`."""
     if not text.strip():
         raise QueryError("the query is empty")
+    if not text.lstrip().startswith("<"):
+        raise QueryError(
+            "the query must be a <QueryList>, not a bare XPath: wrap it as "
+            '<QueryList><Query Id="0"><Select Path="Security">XPATH</Select></Query></QueryList>'
+        )
     try:
         root = etree.fromstring(text.strip().encode("utf-8"), hardened_parser())
     except (etree.XMLSyntaxError, ValueError) as err:
-        raise QueryError(f"the query is not well-formed XML: {err}") from err
+        raise QueryError(f"the query is not well-formed XML: {err}{_xpath_hint(text)}") from err
     if root.getroottree().docinfo.doctype:
         raise QueryError("the query must not have a DOCTYPE")
     if etree.QName(root).localname != "QueryList":
