@@ -135,5 +135,5 @@ def test_wecd_reads_the_relative_config_under_the_current_directory(tmp_path: Pa
 
     assert not layout.demo_db.exists(), "wecd opened the demo's database next to the program"
     assert check.returncode == 0, check.stderr
-    assert f"wecd: {layout.my_settings}: settings, database schema and keytab OK" in check.stdout
+    assert f"wecd: {layout.my_settings}: settings, database schema, keytab and outputs OK" in check.stdout
     assert f"database: SQLite {layout.my_db}" in check.stderr  # -v: the start-up log names it
