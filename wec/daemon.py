@@ -28,6 +28,7 @@ from wec.config import ConfigError, Settings
 from wec.logsetup import reopen_logs
 from wec.metrics import Metrics, start_monitoring
 from wec.outputs.handles import FileHandles
+from wec.permissions import unsafe_permissions
 from wec.service import CollectorService
 from wec.store import HeartbeatQueue, Store, open_store
 from wec.supervisor import Supervisor
@@ -47,8 +48,11 @@ def configure_kernels(settings: Settings) -> None:
         raise ConfigError(f"server.numba_cache_dir: {err}") from err
 
 
-def check(settings: Settings) -> None:
-    """What ``wecd --check`` verifies: the kernel cache, the schema, every keytab/SPN."""
+def check(settings: Settings) -> list[str]:
+    """What ``wecd --check`` verifies: the kernel cache, the schema, every keytab/SPN.
+
+    Raises on what prevents a start; returns warnings (unsafe permissions of secrets).
+    """
     configure_kernels(settings)
     store = open_store(settings.database)
     try:
@@ -58,6 +62,10 @@ def check(settings: Settings) -> None:
     for c in settings.collectors:
         if c.authentication.type == "Kerberos":
             KerberosAcceptor(settings.server.keytab, c.authentication.service_principal_name)
+    secrets = [settings.server.keytab] if settings.server.keytab else []
+    if settings.database.type == "SQLite" and settings.database.path:
+        secrets.append(settings.database.path)
+    return [w for p in secrets if (w := unsafe_permissions(p, secret=True)) is not None]
 
 
 @dataclass
