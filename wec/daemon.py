@@ -15,6 +15,7 @@ whose forked workers each run one :class:`Daemon`.
 from __future__ import annotations
 
 import logging
+import resource
 import signal
 import threading
 import time
@@ -33,7 +34,7 @@ from wec.service import CollectorService
 from wec.store import HeartbeatQueue, Store, open_store
 from wec.supervisor import Supervisor
 from wec.transport.app import WecApp
-from wec.transport.server import WecServer, make_server
+from wec.transport.server import ConnectionLimits, WecServer, make_server
 
 __all__ = ["Daemon", "check", "configure_kernels"]
 
@@ -46,6 +47,29 @@ def configure_kernels(settings: Settings) -> None:
         accel.configure_cache(settings.server.numba_cache_dir)
     except ValueError as err:  # not a private, writable directory: numba's index is a pickle
         raise ConfigError(f"server.numba_cache_dir: {err}") from err
+
+
+def raise_fd_limit(wanted: int) -> int:
+    """Raise this process's descriptor limit towards ``wanted`` (connections, files, store).
+
+    The soft limit is often 1024 while the hard one is much higher: thousands of keep-alive
+    connections would exhaust it. Returns the soft limit in force; logs when it stays short.
+    """
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
+    if target > soft:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+            soft = target
+        except (ValueError, OSError) as err:
+            log.warning("cannot raise the open-file limit to %d: %s", target, err)
+    if soft < wanted:
+        log.warning(
+            "open-file limit %d is below what server.max_connections needs (%d): raise LimitNOFILE",
+            soft,
+            wanted,
+        )
+    return soft
 
 
 def check(settings: Settings) -> list[str]:
@@ -116,6 +140,9 @@ class Daemon:
         )
         self.service.sync_on_requests = False  # _housekeeping() syncs every db_sync_interval
         self.service.sync(force=True)
+        # One count for all the collectors of this process: descriptors are per process.
+        limits = ConnectionLimits(s.server.max_connections, max(0, s.server.max_connections_per_address))
+        raise_fd_limit(s.server.max_connections + 1024)
         for c in s.collectors:
             acceptor = None
             if c.authentication.type == "Kerberos":
@@ -135,6 +162,10 @@ class Daemon:
                 ),
                 shutdown_timeout=s.server.shutdown_timeout,
                 request_timeout=s.server.request_timeout,
+                header_timeout=s.server.header_timeout,
+                min_body_rate=s.server.min_body_rate,
+                limits=limits,
+                max_queued_requests=s.server.max_queued_requests,
                 max_body=c.max_content_length + 4096,
                 reuse_port=reuse_port,
             )
