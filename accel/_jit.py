@@ -48,7 +48,9 @@ def _usable_dir(path: Path) -> bool:
         st = path.stat()
     except OSError:
         return False
-    if not stat.S_ISDIR(st.st_mode) or st.st_uid != os.getuid() or st.st_mode & stat.S_IWOTH:
+    # numba's cache index is a pickle: a directory that others may write is code they may run.
+    private = not st.st_mode & (stat.S_IWGRP | stat.S_IWOTH)
+    if not stat.S_ISDIR(st.st_mode) or st.st_uid != os.getuid() or not private:
         return False
     return os.access(path, os.W_OK | os.X_OK)
 

@@ -91,6 +91,16 @@ class ServerSettings:
     shutdown_timeout: float = field(default=30.0, metadata=_POSITIVE)
     # seconds a client gets to send one whole request (slowloris)
     request_timeout: float = field(default=60.0, metadata=_POSITIVE)
+    # seconds from a request's first byte to its complete header block (no thread waits meanwhile)
+    header_timeout: float = field(default=10.0, metadata=_POSITIVE)
+    # bytes per second a request body must at least arrive at (its deadline: 5 s + length / rate)
+    min_body_rate: float = field(default=8192.0, metadata=_POSITIVE)
+    # open connections per process, all collectors together; beyond it a fast 503
+    max_connections: int = field(default=16384, metadata=_POSITIVE)
+    # unauthenticated connections per source address (after PROXY protocol); 0 = no cap
+    max_connections_per_address: int = 64
+    # complete requests waiting for a busy thread before new ones get a fast 503
+    max_queued_requests: int = field(default=64, metadata=_POSITIVE)
     numba_cache_dir: str | None = None
     state_dir: str | None = None  # base for relative paths (SQLite path, files outputs)
 

@@ -15,6 +15,7 @@ whose forked workers each run one :class:`Daemon`.
 from __future__ import annotations
 
 import logging
+import resource
 import signal
 import threading
 import time
@@ -30,11 +31,12 @@ from wec.metrics import Metrics, start_monitoring
 from wec.outputs.context import DriverContext
 from wec.outputs.handles import FileHandles
 from wec.outputs.registry import build_driver
+from wec.permissions import unsafe_permissions
 from wec.service import CollectorService
 from wec.store import HeartbeatQueue, Store, open_store
 from wec.supervisor import Supervisor
 from wec.transport.app import WecApp
-from wec.transport.server import WecServer, make_server
+from wec.transport.server import ConnectionLimits, WecServer, make_server
 
 if TYPE_CHECKING:
     from wec.model import Subscription
@@ -50,6 +52,29 @@ def configure_kernels(settings: Settings) -> None:
         accel.configure_cache(settings.server.numba_cache_dir)
     except ValueError as err:  # not a private, writable directory: numba's index is a pickle
         raise ConfigError(f"server.numba_cache_dir: {err}") from err
+
+
+def raise_fd_limit(wanted: int) -> int:
+    """Raise this process's descriptor limit towards ``wanted`` (connections, files, store).
+
+    The soft limit is often 1024 while the hard one is much higher: thousands of keep-alive
+    connections would exhaust it. Returns the soft limit in force; logs when it stays short.
+    """
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
+    if target > soft:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+            soft = target
+        except (ValueError, OSError) as err:
+            log.warning("cannot raise the open-file limit to %d: %s", target, err)
+    if soft < wanted:
+        log.warning(
+            "open-file limit %d is below what server.max_connections needs (%d): raise LimitNOFILE",
+            soft,
+            wanted,
+        )
+    return soft
 
 
 def keytab_notes(settings: Settings) -> list[str]:
@@ -90,7 +115,8 @@ def check_outputs(settings: Settings, subscriptions: list[Subscription]) -> list
 
 def check(settings: Settings, *, outputs: bool = True) -> list[str]:
     """What ``wecd --check`` verifies: the kernel cache, the schema, every keytab/SPN and (unless
-    ``outputs`` is false) the outputs of enabled subscriptions. Returns notes for the operator;
+    ``outputs`` is false) the outputs of enabled subscriptions. Returns notes for the operator (keytab in use,
+    secrets that other users can read);
     raises on a fault. At start-up a bad output does not stop the collector: only that
     subscription is not offered (docs/troubleshooting.md)."""
     configure_kernels(settings)
@@ -108,7 +134,11 @@ def check(settings: Settings, *, outputs: bool = True) -> list[str]:
         raise ConfigError(
             "outputs that cannot work (fix them with `wec subscriptions`):\n  " + "\n  ".join(problems)
         )
-    return keytab_notes(settings)
+    secrets = [settings.server.keytab] if settings.server.keytab else []
+    if settings.database.type == "SQLite" and settings.database.path:
+        secrets.append(settings.database.path)
+    unsafe = [w for p in secrets if (w := unsafe_permissions(p, secret=True)) is not None]
+    return keytab_notes(settings) + unsafe
 
 
 @dataclass
@@ -161,6 +191,9 @@ class Daemon:
         )
         self.service.sync_on_requests = False  # _housekeeping() syncs every db_sync_interval
         self.service.sync(force=True)
+        # One count for all the collectors of this process: descriptors are per process.
+        limits = ConnectionLimits(s.server.max_connections, max(0, s.server.max_connections_per_address))
+        raise_fd_limit(s.server.max_connections + 1024)
         for c in s.collectors:
             acceptor = None
             if c.authentication.type == "Kerberos":
@@ -180,6 +213,10 @@ class Daemon:
                 ),
                 shutdown_timeout=s.server.shutdown_timeout,
                 request_timeout=s.server.request_timeout,
+                header_timeout=s.server.header_timeout,
+                min_body_rate=s.server.min_body_rate,
+                limits=limits,
+                max_queued_requests=s.server.max_queued_requests,
                 max_body=c.max_content_length + 4096,
                 reuse_port=reuse_port,
             )

@@ -1,5 +1,13 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Server and access logs from the ``[logging]`` settings; SIGHUP reopens file logs."""
+"""Server and access logs from the ``[logging]`` settings; SIGHUP reopens file logs.
+
+Every record is written as one line that starts with its own header: many values in messages
+come from unauthenticated peers (request paths, machine IDs, SubscriptionEnd fields), and a
+newline in one of them must not forge a record (docs/security.md). :class:`OneLineFormatter`
+escapes control characters in the message and indents the continuation lines of tracebacks,
+so a line that does not start with a timestamp is never a record of its own. It also masks
+passwords of connection strings, whichever driver or library quoted them.
+"""
 
 from __future__ import annotations
 
@@ -8,8 +16,9 @@ import sys
 from logging.handlers import WatchedFileHandler
 
 from wec.config import LoggingSettings
+from wec.sanitize import escape_controls, redact
 
-__all__ = ["reopen_logs", "setup_logging"]
+__all__ = ["OneLineFormatter", "reopen_logs", "setup_logging"]
 
 _LEVELS = {
     "error": logging.ERROR,
@@ -20,6 +29,21 @@ _LEVELS = {
 }
 _FORMAT = "%(asctime)s %(levelname)s %(name)s - %(message)s"
 _handlers: list[logging.Handler] = []
+
+
+class OneLineFormatter(logging.Formatter):
+    """A formatter whose records cannot be split into forged lines by what they quote, and
+    that masks the credentials of connection strings that a driver's error may quote."""
+
+    def formatMessage(self, record: logging.LogRecord) -> str:
+        record.message = escape_controls(record.message)
+        return super().formatMessage(record)
+
+    def format(self, record: logging.LogRecord) -> str:
+        text = redact(super().format(record))
+        # Tracebacks (ours, but ending with an exception message that may quote a client) keep
+        # their lines, each indented under the record that carries them.
+        return text.replace("\n", "\n    ") if "\n" in text else text
 
 
 def _handler(target: str) -> logging.Handler:
@@ -42,7 +66,7 @@ def setup_logging(settings: LoggingSettings, verbose: int = 0) -> None:
         h.close()
     _handlers.clear()
     server = _handler(settings.server_logs)
-    server.setFormatter(logging.Formatter(_FORMAT))
+    server.setFormatter(OneLineFormatter(_FORMAT))
     root.addHandler(server)
     root.setLevel(level)
     _handlers.append(server)
@@ -50,7 +74,7 @@ def setup_logging(settings: LoggingSettings, verbose: int = 0) -> None:
     access.propagate = False
     if settings.access_logs:
         h = _handler(settings.access_logs)
-        h.setFormatter(logging.Formatter("%(message)s"))
+        h.setFormatter(OneLineFormatter("%(message)s"))
         access.addHandler(h)
         access.setLevel(logging.INFO)
         _handlers.append(h)

@@ -22,6 +22,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, star
 
 from wec.config import MonitoringSettings
 from wec.metrics_env import MULTIPROC_ENV
+from wec.sanitize import escape_controls
 
 __all__ = ["Metrics", "start_monitoring"]
 
@@ -117,7 +118,9 @@ class Metrics:
         return uri
 
     def http(self, uri: str, code: int, seconds: float, network: int, real: int, machine: str | None) -> None:
-        uri = self._bounded_uri(uri)
+        # Both come from the client: keep them one printable line in every exposition.
+        uri = self._bounded_uri(escape_controls(uri))
+        machine = escape_controls(machine) if machine is not None else None
         self.http_requests.labels(uri, str(code)).inc()
         self.http_duration.labels(uri).observe(seconds)
         if network:

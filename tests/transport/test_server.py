@@ -614,3 +614,47 @@ def test_idle_keep_alive_connections_outlive_the_request_deadline() -> None:
         conn.close()
     finally:
         r.stop()
+
+
+def test_requests_beyond_the_queue_bound_get_a_fast_503() -> None:
+    r = start_server(threads=2, max_queued_requests=2)
+    results: list[int] = []
+    lock = threading.Lock()
+
+    def one() -> None:
+        conn = http.client.HTTPConnection("127.0.0.1", r.port, timeout=WAIT)
+        try:
+            conn.request("GET", "/slow")
+            status = conn.getresponse().status
+        except (OSError, http.client.HTTPException):
+            status = -1
+        finally:
+            conn.close()
+        with lock:
+            results.append(status)
+
+    try:
+        threads = [threading.Thread(target=one) for _ in range(12)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(WAIT)
+        assert len(results) == 12  # every client got an answer: none waits in an unbounded queue
+        assert results.count(503) >= 4, results
+        assert results.count(200) >= 2, results
+    finally:
+        r.stop()
+
+
+def test_connection_limits_count_and_release() -> None:
+    from wec.transport.server import ConnectionLimits
+
+    limits = ConnectionLimits(max_total=2, max_per_address=1)
+    assert limits.open() and limits.open() and not limits.open()
+    limits.close()
+    assert limits.open()
+    assert limits.enter_address("10.0.0.1") and not limits.enter_address("10.0.0.1")
+    assert limits.enter_address("10.0.0.2")
+    limits.leave_address("10.0.0.1")
+    assert limits.enter_address("10.0.0.1")
+    assert ConnectionLimits(max_per_address=0).enter_address("x")

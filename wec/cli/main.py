@@ -22,6 +22,7 @@ from wec.cli import subscriptions as subscriptions_cli
 from wec.cli.common import EXIT_FAILED, EXIT_SCHEMA, EXIT_USAGE, CliError, Context
 from wec.cli.render import Out
 from wec.config import DEFAULT_CONFIG_PATH, ConfigError, describe_database, load_settings
+from wec.permissions import apply_umask
 
 __all__ = ["build_parser", "main"]
 
@@ -93,6 +94,7 @@ def main(argv: list[str] | None = None, *, stdout: IO[str] | None = None, stderr
         return exc.code if isinstance(exc.code, int) else EXIT_USAGE
     func: Callable[[Context, argparse.Namespace], int] = args.func
     ctx = Context(settings=None, out=out, stdin=stdin or sys.stdin)
+    apply_umask()  # `wec db init` creates the state database, `subscriptions load` may too
     try:
         if not getattr(args, "no_settings", False):
             ctx.settings = load_settings(args.config)

@@ -32,6 +32,7 @@ from wec.model import (
     Subscription,
 )
 from wec.outputs.registry import DRIVERS
+from wec.sanitize import redact_mapping
 from wec.subscriptions.files import (
     SubscriptionFileError,
     canonical_name,
@@ -137,6 +138,12 @@ def cmd_list(ctx: Context, args: argparse.Namespace) -> int:
     return 0
 
 
+def _redacted(sub: Subscription) -> Subscription:
+    """The subscription with the secrets of its outputs masked, for display."""
+    outputs = tuple(dataclasses.replace(o, config=redact_mapping(o.config)) for o in sub.outputs)
+    return dataclasses.replace(sub, outputs=outputs)
+
+
 def _show_dict(sub: Subscription) -> dict[str, Any]:
     from wec.protocol import subscription_version
     from wec.subscriptions.export import subscription_to_json_dict
@@ -181,11 +188,14 @@ def cmd_show(ctx: Context, args: argparse.Namespace) -> int:
     from wec.protocol import subscription_version
 
     sub = ctx.subscription(args.subscription)
+    shown = sub if getattr(args, "show_secrets", False) else _redacted(sub)
     if args.format == "json":
-        ctx.out.json(_show_dict(sub))
+        ctx.out.json({**_show_dict(shown), "version": subscription_version(sub)})
         return 0
     if args.format == "toml":
-        ctx.out.raw(dump_subscription(sub))
+        if shown is not sub:
+            ctx.out.raw("# output secrets are masked: use --show-secrets for a file that can be loaded\n")
+        ctx.out.raw(dump_subscription(shown))
         return 0
     o = ctx.out
     unset = "(unset)"
@@ -216,7 +226,7 @@ def cmd_show(ctx: Context, args: argparse.Namespace) -> int:
             out.driver,
             out.format,
             Cell("enabled" if out.enabled else "disabled"),
-            orjson.dumps(out.config).decode(),
+            orjson.dumps(out.config if shown is sub else redact_mapping(out.config)).decode(),
         )
     if sub.outputs:
         o.line()
@@ -716,6 +726,9 @@ def add_parsers(sub: Any) -> None:
     p = ss.add_parser("show", help="every option, the outputs and the query of one subscription")
     p.add_argument("subscription", help="uuid or name")
     _fmt(p, ("text", "json", "toml"))
+    p.add_argument(
+        "--show-secrets", action="store_true", help="print output passwords and credentials in clear"
+    )
     p.set_defaults(func=cmd_show)
 
     p = ss.add_parser("skell", help="print a commented subscription file template")

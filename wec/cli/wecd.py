@@ -11,6 +11,7 @@ import sys
 from wec import __version__
 from wec.config import DEFAULT_CONFIG_PATH, ConfigError, describe_database, load_settings
 from wec.logsetup import setup_logging
+from wec.permissions import apply_umask
 
 __all__ = ["main"]
 
@@ -28,6 +29,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--version", action="version", version=f"wecd {__version__}")
     args = parser.parse_args(argv)
+    apply_umask()  # before anything creates a file: state, outputs, logs
     try:
         settings = load_settings(args.config)
     except ConfigError as err:

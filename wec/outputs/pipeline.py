@@ -21,6 +21,7 @@ from typing import Any
 from wec.formats.base import EventMeta, Format
 from wec.model import OutputConfig
 from wec.outputs.base import Driver, OutputBatch, OutputError
+from wec.sanitize import redact
 
 __all__ = ["DeliveryFailed", "DeliveryReport", "OutputRuntime", "Pipeline", "build_pipeline"]
 
@@ -45,7 +46,8 @@ class OutputRuntime:
             or self.config.config.get("uri")
             or ""
         )
-        return f"#{self.index} {self.config.driver}/{self.config.format} {target}".rstrip()
+        # The label is logged on every failed batch: a connection string's password must not be.
+        return f"#{self.index} {self.config.driver}/{self.config.format} {redact(str(target))}".rstrip()
 
 
 class DeliveryFailed(Exception):
@@ -54,7 +56,8 @@ class DeliveryFailed(Exception):
     def __init__(self, failures: list[tuple[str, BaseException]], drivers: list[str] | None = None) -> None:
         self.failures = failures
         self.drivers = drivers or []  # driver name of each failure (metric label)
-        text = "; ".join(f"{label}: {err}" for label, err in failures)
+        # Driver errors may quote the URL they failed on (with its credentials).
+        text = "; ".join(f"{label}: {redact(str(err))}" for label, err in failures)
         super().__init__(f"{len(failures)} output(s) failed: {text}")
 
 

@@ -28,6 +28,7 @@ from datetime import datetime
 from typing import Any
 
 from wec.model import Subscription
+from wec.permissions import create_private_file
 from wec.store._codec import (
     SUBSCRIPTION_COLUMNS,
     from_micros,
@@ -111,6 +112,10 @@ class SQLiteStore:
         self._conns: list[tuple[threading.Thread, sqlite3.Connection]] = []
         self._closed = False
         with self._errors("open the database"):
+            if not path.startswith("file:"):
+                # Output settings (with credentials) live here: owner-only whatever the umask;
+                # SQLite gives the -wal and -shm files the database file's mode.
+                create_private_file(path)
             self._conn()  # fail here, not on first use, on a bad path or a non-database file
 
     # -- connections ---------------------------------------------------------------------------

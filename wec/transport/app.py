@@ -146,11 +146,19 @@ class WecApp:
         """Every outcome of one request as a response, refusals included (rendered here)."""
         received = opened = 0
         try:
-            body = self._read_body(request)
-            received = len(body)
+            length = self._declared_length(request)
             # Authentication comes before routing, as in OpenWEC: an unauthenticated peer
-            # learns nothing but "authenticate" (401), whatever it asks for.
-            session, auth_headers = self._authenticate(request, conn)
+            # learns nothing but "authenticate" (401), whatever it asks for. It also comes
+            # before the body is read, so that an unauthenticated peer cannot hold a thread
+            # while it trickles a body: its unread body goes with the connection.
+            try:
+                session, auth_headers = self._authenticate(request, conn)
+            except HttpError as err:
+                if length:
+                    err.headers.append(("Connection", "close"))
+                raise
+            body = self._read_body(request, length)
+            received = len(body)
             if request.method != "POST":
                 raise HttpError(404, f"method {request.method} not allowed")
             if not body:
@@ -190,7 +198,8 @@ class WecApp:
 
     # --- steps ---------------------------------------------------------------------------------
 
-    def _read_body(self, request: Request) -> bytes:
+    def _declared_length(self, request: Request) -> int:
+        """The body's length from the headers, refused when ambiguous or too large."""
         if "chunked" in request.headers.get("Transfer-Encoding", "").lower():
             raise HttpError(400, "chunked bodies are not accepted (a Content-Length is required)")
         declared = request.headers.get("Content-Length")
@@ -202,6 +211,9 @@ class WecApp:
             raise HttpError(
                 413, f"body of {length} bytes over max_content_length {self.collector.max_content_length}"
             )
+        return length
+
+    def _read_body(self, request: Request, length: int) -> bytes:
         data = request.get_data(cache=False) if length else b""
         if len(data) != length:
             raise HttpError(400, f"body shorter than its Content-Length ({len(data)} < {length})")

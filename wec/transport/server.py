@@ -12,6 +12,16 @@ Two things plain WSGI cannot express:
   is read once, before the first HTTP request, and replaces the peer address.
 
 TCP keepalive options are applied to each accepted socket, as OpenWEC does.
+
+**No thread waits for a slow client** (docs/security.md). cheroot hands a connection to a
+worker thread as soon as it is readable, and the worker then reads the whole request: a few
+dozen clients trickling a byte every few seconds would hold every thread. Here a worker first
+reads, without blocking, what the socket already holds; until the header block is complete it
+gives the connection back to cheroot's selector (no thread held) and keeps the bytes. A header
+block must be complete within ``header_timeout`` of its first byte, and a body must arrive at
+``min_body_rate`` or better (bounded by ``request_timeout``). Connections are capped in total
+(``max_connections``, per process) and, before authentication, per source address
+(``max_connections_per_address``): beyond a cap the peer gets a fast 503 and a closed socket.
 """
 
 from __future__ import annotations
@@ -32,11 +42,17 @@ from cheroot import wsgi as cheroot_wsgi
 from wec.auth.session import Session
 from wec.transport.proxy import ProxyHeaderError, read_proxy_header
 
-__all__ = ["ConnectionState", "WecServer", "make_server"]
+__all__ = ["ConnectionLimits", "ConnectionState", "WecServer", "make_server"]
 
 log = logging.getLogger("wec.transport")
 
 ENVIRON_KEY = "wec.connection"
+
+_HEADER_END = b"\r\n\r\n"
+_PROXY_V2_SIGNATURE = b"\r\n\r\n\x00\r\nQUIT\n"
+_BUSY_RESPONSE = (
+    b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\nRetry-After: 5\r\n\r\n"
+)
 
 
 @dataclass
@@ -66,6 +82,30 @@ class ConnectionState:
                 log.debug("error closing connection session", exc_info=True)
 
 
+class _Throttled:
+    """At most one log line per reason per ``interval`` seconds, with the count of the others:
+    refusals come in floods under attack, and the log must not become the next target."""
+
+    def __init__(self, interval: float = 5.0) -> None:
+        self.interval = interval
+        self._last: dict[str, float] = {}
+        self._skipped: dict[str, int] = {}
+        self._lock = threading.Lock()
+
+    def warning(self, reason: str, msg: str, *args: Any) -> None:
+        now = time.monotonic()
+        with self._lock:
+            if now - self._last.get(reason, -1e9) < self.interval:
+                self._skipped[reason] = self._skipped.get(reason, 0) + 1
+                return
+            self._last[reason] = now
+            skipped = self._skipped.pop(reason, 0)
+        suffix = f" (and {skipped} more in the last {self.interval:.0f}s)" if skipped else ""
+        log.warning(msg + "%s", *args, suffix)
+
+
+_refusals = _Throttled()
+
 _ids = iter(range(1, 1 << 62))
 _ids_lock = threading.Lock()
 
@@ -73,6 +113,49 @@ _ids_lock = threading.Lock()
 def _next_id() -> int:
     with _ids_lock:
         return next(_ids)
+
+
+@dataclass
+class ConnectionLimits:
+    """Connection counts of one process, shared by its servers; the caps of the settings.
+
+    ``per_address`` counts only connections that have not authenticated yet: thousands of
+    machines behind one NAT address are fine once authenticated, while one address cannot
+    hold more than ``max_per_address`` unauthenticated sockets.
+    """
+
+    max_total: int = 16384
+    max_per_address: int = 64  # 0: no per-address cap
+    total: int = 0
+    per_address: dict[str, int] = field(default_factory=dict)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def open(self) -> bool:
+        with self.lock:
+            if self.max_total and self.total >= self.max_total:
+                return False
+            self.total += 1
+            return True
+
+    def close(self) -> None:
+        with self.lock:
+            self.total -= 1
+
+    def enter_address(self, addr: str) -> bool:
+        with self.lock:
+            count = self.per_address.get(addr, 0)
+            if self.max_per_address and count >= self.max_per_address:
+                return False
+            self.per_address[addr] = count + 1
+            return True
+
+    def leave_address(self, addr: str) -> None:
+        with self.lock:
+            count = self.per_address.get(addr, 0) - 1
+            if count > 0:
+                self.per_address[addr] = count
+            else:
+                self.per_address.pop(addr, None)
 
 
 class _DeadlineSocket:
@@ -90,8 +173,42 @@ class _DeadlineSocket:
         self._sock = sock
         self._idle_timeout = idle_timeout
         self.deadline: float | None = None
+        # Bytes of the next request read ahead while its header block was incomplete.
+        self.pending = bytearray()
+        self.first_byte_at: float | None = None
+
+    def fill(self, limit: int) -> bool | None:
+        """Read what the socket holds now, without blocking, into :attr:`pending`.
+
+        True: more bytes may come; False: the peer closed; None: nothing was there to read.
+        """
+        got_any = False
+        previous = self._sock.gettimeout()
+        # Non-blocking for real: with a timeout set, Python would poll (and wait) before recv.
+        self._sock.settimeout(0.0)
+        try:
+            while len(self.pending) < limit:
+                try:
+                    chunk = self._sock.recv(min(65536, limit - len(self.pending)))
+                except (BlockingIOError, InterruptedError):
+                    return True if got_any else None
+                if not chunk:
+                    return False
+                if self.first_byte_at is None:
+                    self.first_byte_at = time.monotonic()
+                self.pending += chunk
+                got_any = True
+            return True
+        finally:
+            self._sock.settimeout(previous)
 
     def recv_into(self, buffer: Any, nbytes: int = 0, flags: int = 0) -> int:
+        if self.pending:
+            view = memoryview(buffer)
+            n = min(len(self.pending), nbytes or len(view))
+            view[:n] = self.pending[:n]
+            del self.pending[:n]
+            return n
         if self.deadline is not None:
             remaining = self.deadline - time.monotonic()
             if remaining <= 0:
@@ -105,12 +222,14 @@ class _DeadlineSocket:
 
 
 class _Connection(cheroot_server.HTTPConnection):  # type: ignore[misc]
-    """An HTTP connection with wec's per-connection state, optional PROXY header, and a
-    deadline on the reading of each request."""
+    """An HTTP connection with wec's per-connection state, optional PROXY header, deadlines on
+    the reading of each request, and its place in the connection counts."""
 
     wec_state: ConnectionState | None = None
     _proxy_done = False
     _reader: _DeadlineSocket | None = None
+    _counted = False  # holds a place in the process total
+    _address_slot: str | None = None  # holds a place in its address's unauthenticated count
 
     def __init__(self, server: WecServer, sock: socket.socket, makefile: Any = None) -> None:
         if makefile is None:
@@ -118,6 +237,7 @@ class _Connection(cheroot_server.HTTPConnection):  # type: ignore[misc]
         else:
             super().__init__(server, sock, makefile)
         server._apply_keepalive(sock)
+        self._counted = server.limits.open()
         if server.request_timeout and isinstance(sock, socket.socket):
             self._reader = _DeadlineSocket(sock, float(server.timeout))
             self.rfile = cheroot_makefile.StreamReader(self._reader, "rb", self.rbufsize)
@@ -131,14 +251,74 @@ class _Connection(cheroot_server.HTTPConnection):  # type: ignore[misc]
             )
         return self.wec_state
 
+    def _refuse(self, why: str) -> bool:
+        _refusals.warning(why, "refusing connection from %s:%s: %s", self.remote_addr, self.remote_port, why)
+        with contextlib.suppress(OSError):
+            self.socket.sendall(_BUSY_RESPONSE)
+        return False
+
+    def _header_block_ready(self) -> bool | None:
+        """Whether the next request's header block is buffered (None: drop the connection)."""
+        reader = self._reader
+        assert reader is not None
+        if self.rfile.has_data():
+            return True  # cheroot already buffered the next (pipelined) request
+        limit = self.server.max_request_header_size + 4096
+        alive = reader.fill(limit)
+        data = reader.pending
+        start = 0
+        if self.server.proxy_protocol and not self._proxy_done and data.startswith(_PROXY_V2_SIGNATURE):
+            # The binary PROXY v2 signature itself contains CRLF CRLF: look after the header.
+            start = 16 + int.from_bytes(data[14:16], "big") if len(data) >= 16 else len(data)
+        if data.find(_HEADER_END, start) >= 0:
+            return True
+        if alive is False:
+            return None  # closed before sending a whole request: nothing to answer
+        if len(data) >= limit:
+            return True  # let the parser refuse the oversized header block (431/400)
+        if reader.first_byte_at is not None:
+            waited = time.monotonic() - reader.first_byte_at
+            if waited > min(self.server.header_timeout, self.server.request_timeout):
+                log.warning(
+                    "closing connection from %s:%s: incomplete request headers after %.0fs (%d bytes)",
+                    self.remote_addr,
+                    self.remote_port,
+                    waited,
+                    len(data),
+                )
+                return None
+        return False
+
     def communicate(self) -> bool:
+        if not self._counted:
+            return self._refuse(f"{self.server.limits.max_total} connections open (server.max_connections)")
+        # Without PROXY protocol the peer's address is known now; behind a balancer it is known
+        # once the PROXY header is read (_communicate), and the balancer's own limits apply first.
+        if not self.server.proxy_protocol and not self._track_address():
+            return self._refuse_address()
         if self._reader is not None:
-            self._reader.deadline = time.monotonic() + self.server.request_timeout
+            ready = self._header_block_ready()
+            if ready is None:
+                return False
+            if not ready:
+                # Back to cheroot's selector until more bytes come: no thread waits for them.
+                return True
+            if self.server.overloaded():
+                # Every thread is busy and requests queue behind them: a fast 503 (Windows
+                # retries later) costs less than a queue that grows until sources time out.
+                return self._refuse(
+                    f"all {self.server.requests.min} threads busy and "
+                    f"{self.server.max_queued_requests} requests waiting (server.max_queued_requests)"
+                )
+            self._reader.deadline = (self._reader.first_byte_at or time.monotonic()) + min(
+                self.server.header_timeout, self.server.request_timeout
+            )
         try:
             return self._communicate()
         finally:
             if self._reader is not None:
                 self._reader.deadline = None
+                self._reader.first_byte_at = None
                 with contextlib.suppress(OSError):
                     self.socket.settimeout(self.server.timeout)
 
@@ -152,11 +332,50 @@ class _Connection(cheroot_server.HTTPConnection):  # type: ignore[misc]
             self._proxy_done = True
             if info.address is not None:
                 self.remote_addr, self.remote_port = info.address, info.port
+        if not self._track_address():
+            return self._refuse_address()
         return bool(super().communicate())  # type: ignore[no-untyped-call]
+
+    def _refuse_address(self) -> bool:
+        return self._refuse(
+            f"{self.server.limits.max_per_address} unauthenticated connections from this address "
+            "(server.max_connections_per_address)"
+        )
+
+    def _track_address(self) -> bool:
+        """Count this connection against its address until it authenticates."""
+        authenticated = self.wec_state is not None and self.wec_state.principal is not None
+        if authenticated:
+            self._leave_address()
+            return True
+        if self._address_slot is not None:
+            return True
+        addr = str(self.remote_addr or "")
+        if not self.server.limits.enter_address(addr):
+            return False
+        self._address_slot = addr
+        return True
+
+    def _leave_address(self) -> None:
+        if self._address_slot is not None:
+            self.server.limits.leave_address(self._address_slot)
+            self._address_slot = None
+
+    def body_started(self, content_length: int) -> None:
+        """The header block is parsed: the body now has its own deadline, by rate."""
+        if self._reader is None:
+            return
+        s = self.server
+        allowance = 5.0 + (content_length / s.min_body_rate if s.min_body_rate else s.request_timeout)
+        self._reader.deadline = time.monotonic() + min(allowance, s.request_timeout)
 
     def close(self) -> None:
         if self.wec_state is not None:
             self.wec_state.close()
+        self._leave_address()
+        if self._counted:
+            self._counted = False
+            self.server.limits.close()
         super().close()
 
 
@@ -165,6 +384,8 @@ class _Gateway(cheroot_wsgi.Gateway_10):  # type: ignore[misc]
         env: dict[str, Any] = super().get_environ()  # type: ignore[no-untyped-call]
         conn: _Connection = self.req.conn
         env[ENVIRON_KEY] = conn.state()
+        length = str(env.get("CONTENT_LENGTH") or "0")
+        conn.body_started(int(length) if length.isdigit() else 0)
         # After PROXY protocol, the peer address is the source's, not the balancer's.
         env["REMOTE_ADDR"] = str(conn.remote_addr or "")
         env["REMOTE_PORT"] = str(conn.remote_port or "")
@@ -196,9 +417,17 @@ class WecServer(cheroot_wsgi.Server):  # type: ignore[misc]
         max_body: int = 0,
         server_name: str = "wec",
         request_timeout: float = 60.0,
+        header_timeout: float = 10.0,
+        min_body_rate: float = 8192.0,
+        limits: ConnectionLimits | None = None,
+        max_queued_requests: int = 64,
     ) -> None:
-        # Set before cheroot can create any connection: _Connection reads it.
+        # Set before cheroot can create any connection: _Connection reads them.
         self.request_timeout = request_timeout
+        self.header_timeout = header_timeout
+        self.min_body_rate = min_body_rate
+        self.limits = limits if limits is not None else ConnectionLimits()
+        self.max_queued_requests = max_queued_requests
         super().__init__(
             bind,
             app,
@@ -219,6 +448,11 @@ class WecServer(cheroot_wsgi.Server):  # type: ignore[misc]
         # cheroot's own guard (413) sits above ours; the app answers 413 with a log line first.
         self.max_request_body_size = max_body
         self.max_request_header_size = 64 * 1024
+
+    def overloaded(self) -> bool:
+        """Whether more complete requests wait for a thread than ``max_queued_requests``."""
+        pool = self.requests
+        return bool(self.max_queued_requests) and pool is not None and pool.qsize > self.max_queued_requests
 
     def _apply_keepalive(self, sock: socket.socket) -> None:
         idle, intvl, probes = self.keepalive
