@@ -115,10 +115,10 @@ def check_outputs(settings: Settings, subscriptions: list[Subscription]) -> list
 
 def check(settings: Settings, *, outputs: bool = True) -> list[str]:
     """What ``wecd --check`` verifies: the kernel cache, the schema, every keytab/SPN and (unless
-    ``outputs`` is false) the outputs of enabled subscriptions. Returns notes for the operator (keytab in use,
-    secrets that other users can read);
-    raises on a fault. At start-up a bad output does not stop the collector: only that
-    subscription is not offered (docs/troubleshooting.md)."""
+    ``outputs`` is false) the outputs of enabled subscriptions. Returns notes for the operator
+    (the keytab in use, secrets that other users can read); raises on a fault. At start-up a
+    bad output does not stop the collector: only that subscription is not offered
+    (docs/troubleshooting.md)."""
     configure_kernels(settings)
     store = open_store(settings.database)
     try:
