@@ -30,6 +30,7 @@ __all__ = [
     "SchemaMismatch",
     "Store",
     "StoreError",
+    "StoreUnavailable",
     "SubscriptionConflict",
     "UnknownSubscription",
     "classify_machines",
@@ -40,6 +41,14 @@ __all__ = [
 
 class StoreError(Exception):
     """A storage operation failed (the native error, if any, is the ``__cause__``)."""
+
+
+class StoreUnavailable(StoreError):
+    """The database cannot be reached right now (server down, restarting, network).
+
+    Transient: the request that needed it gets a 503 and is resent by the source; the backend
+    reconnects by itself and logs the outage once, so callers need not log it again.
+    """
 
 
 class SchemaMismatch(StoreError):

@@ -1,0 +1,194 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""A throwaway PostgreSQL cluster for tests: initdb into a temporary directory, a free port.
+
+initdb refuses to run as root, so when the tests run as root the cluster belongs to the
+unprivileged ``postgres`` OS user (created by the Debian package). The server runs in the
+foreground as our child process and is stopped by its PID. Durability is switched off
+(fsync, full_page_writes): the cluster lives for one test session.
+"""
+
+from __future__ import annotations
+
+import glob
+import itertools
+import os
+import pwd
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import psycopg2
+
+from tests.support.ports import free_port
+from wec.store.settings import DatabaseSettings
+
+__all__ = ["PgCluster", "pg_bindir", "start_cluster"]
+
+_names = itertools.count(1)
+
+
+def pg_bindir() -> Path | None:
+    """The directory holding initdb and postgres (Debian's newest version first), or None."""
+    candidates = sorted(
+        glob.glob("/usr/lib/postgresql/*/bin"), key=lambda p: int(Path(p).parent.name), reverse=True
+    )
+    found = shutil.which("initdb")
+    if found:
+        candidates.append(str(Path(os.path.realpath(found)).parent))
+    for c in candidates:
+        if (Path(c) / "initdb").exists() and (Path(c) / "postgres").exists():
+            return Path(c)
+    return None
+
+
+def _owner() -> str | None:
+    """The OS user to run PostgreSQL as: ``postgres`` when we are root, else ourselves."""
+    if os.geteuid() != 0:
+        return None
+    try:
+        pwd.getpwnam("postgres")
+    except KeyError:
+        raise RuntimeError("running as root and no 'postgres' OS user to own the test cluster") from None
+    return "postgres"
+
+
+@dataclass
+class PgCluster:
+    directory: Path
+    bindir: Path
+    port: int
+    user: str | None  # OS user owning the cluster (None: the current one)
+    proc: subprocess.Popen[bytes] | None = None
+    log_path: Path = field(default_factory=Path)
+
+    @property
+    def data(self) -> Path:
+        return self.directory / "data"
+
+    def _as_owner(self) -> dict[str, Any]:
+        if not self.user:
+            return {}
+        return {"user": self.user, "group": pwd.getpwnam(self.user).pw_gid, "extra_groups": []}
+
+    def start(self, timeout: float = 30.0) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            return
+        with self.log_path.open("ab") as log:
+            self.proc = subprocess.Popen(
+                [
+                    str(self.bindir / "postgres"),
+                    "-D", str(self.data),
+                    "-p", str(self.port),
+                    "-k", str(self.directory),
+                    "-c", "listen_addresses=127.0.0.1",
+                    "-c", "fsync=off",
+                    "-c", "full_page_writes=off",
+                    "-c", "synchronous_commit=off",
+                    "-c", "max_connections=200",
+                ],
+                stdout=log,
+                stderr=log,
+                **self._as_owner(),
+            )  # fmt: skip
+        deadline = time.monotonic() + timeout
+        while True:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"postgres exited:\n{self.log_path.read_text()[-3000:]}")
+            try:
+                psycopg2.connect(**self.connect_kwargs("postgres")).close()
+                return
+            except psycopg2.OperationalError:
+                if time.monotonic() > deadline:
+                    self.stop()
+                    raise RuntimeError(
+                        f"postgres did not start:\n{self.log_path.read_text()[-3000:]}"
+                    ) from None
+                time.sleep(0.05)
+
+    def stop(self, sig: int = signal.SIGINT, timeout: float = 30.0) -> None:
+        """SIGINT: "fast" shutdown (sessions cut, clean); SIGQUIT: "immediate" (a crash)."""
+        if self.proc is None:
+            return
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(10)
+        self.proc = None
+
+    def destroy(self) -> None:
+        self.stop()
+        shutil.rmtree(self.directory, ignore_errors=True)
+
+    def connect_kwargs(self, dbname: str) -> dict[str, Any]:
+        return {"host": "127.0.0.1", "port": self.port, "user": "postgres", "dbname": dbname}
+
+    def admin(self, sql: str) -> None:
+        conn = psycopg2.connect(**self.connect_kwargs("postgres"))
+        try:
+            conn.autocommit = True  # CREATE/DROP DATABASE cannot run in a transaction
+            with conn.cursor() as cur:
+                cur.execute(sql)
+        finally:
+            conn.close()
+
+    def create_database(self, prefix: str = "wec") -> str:
+        name = f"{prefix}_{os.getpid()}_{next(_names)}"
+        self.admin(f'CREATE DATABASE "{name}" TEMPLATE template0')
+        return name
+
+    def drop_database(self, name: str) -> None:
+        self.admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+    def settings(self, dbname: str, **overrides: Any) -> DatabaseSettings:
+        fields: dict[str, Any] = {
+            "type": "Postgres",
+            "host": "127.0.0.1",
+            "port": self.port,
+            "dbname": dbname,
+            "user": "postgres",
+            "ssl_mode": "Disable",
+        }
+        fields.update(overrides)
+        return DatabaseSettings(**fields)
+
+
+def start_cluster(bindir: Path | None = None) -> PgCluster:
+    """initdb a new cluster under /tmp (readable by its owner) and start it on a free port."""
+    bindir = bindir or pg_bindir()
+    if bindir is None:
+        raise RuntimeError("no PostgreSQL server binaries (initdb, postgres)")
+    owner = _owner()
+    directory = Path(tempfile.mkdtemp(prefix="wec-pg-"))
+    if owner:
+        shutil.chown(directory, owner)
+    cluster = PgCluster(directory, bindir, free_port(), owner, log_path=directory / "postgres.log")
+    try:
+        subprocess.run(
+            [
+                str(bindir / "initdb"),
+                "-D", str(cluster.data),
+                "-A", "trust",
+                "-U", "postgres",
+                "-E", "UTF8",
+                "--locale=C.UTF-8",
+                "--no-sync",
+            ],
+            check=True,
+            capture_output=True,
+            timeout=120,
+            cwd=directory,
+            **cluster._as_owner(),
+        )  # fmt: skip
+        cluster.start()
+    except BaseException:
+        cluster.destroy()
+        raise
+    return cluster
