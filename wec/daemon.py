@@ -78,7 +78,9 @@ class Daemon:
             configure_kernels(s)
             took = accel.warm_up()
             log.info("SLDC/UTF-16 kernels ready in %.2fs", took)
-        self.store = open_store(s.database)
+        # One database connection per request thread, plus the heartbeat flusher, the
+        # housekeeping thread (subscription sync) and the metrics refresh.
+        self.store = open_store(s.database, pool_size=s.server.thread_pool_size + 4)
         self.store.check_schema()
         self.heartbeats = HeartbeatQueue(
             self.store, s.server.flush_heartbeats_interval, s.server.heartbeats_queue_size

@@ -65,6 +65,7 @@ class PgCluster:
     user: str | None  # OS user owning the cluster (None: the current one)
     proc: subprocess.Popen[bytes] | None = None
     log_path: Path = field(default_factory=Path)
+    options: tuple[str, ...] = ()  # more server settings, "name=value"
 
     @property
     def data(self) -> Path:
@@ -90,6 +91,7 @@ class PgCluster:
                     "-c", "full_page_writes=off",
                     "-c", "synchronous_commit=off",
                     "-c", "max_connections=200",
+                    *(arg for opt in self.options for arg in ("-c", opt)),
                 ],
                 stdout=log,
                 stderr=log,
@@ -160,7 +162,7 @@ class PgCluster:
         return DatabaseSettings(**fields)
 
 
-def start_cluster(bindir: Path | None = None) -> PgCluster:
+def start_cluster(bindir: Path | None = None, options: tuple[str, ...] = ()) -> PgCluster:
     """initdb a new cluster under /tmp (readable by its owner) and start it on a free port."""
     bindir = bindir or pg_bindir()
     if bindir is None:
@@ -169,7 +171,9 @@ def start_cluster(bindir: Path | None = None) -> PgCluster:
     directory = Path(tempfile.mkdtemp(prefix="wec-pg-"))
     if owner:
         shutil.chown(directory, owner)
-    cluster = PgCluster(directory, bindir, free_port(), owner, log_path=directory / "postgres.log")
+    cluster = PgCluster(
+        directory, bindir, free_port(), owner, log_path=directory / "postgres.log", options=options
+    )
     try:
         subprocess.run(
             [
