@@ -302,3 +302,51 @@ def test_wec_db_init_works_from_an_openwec_settings_file(
             conn.close()
     finally:
         pg_cluster.drop_database(dbname)
+
+
+def test_wec_db_copy_from_moves_a_sqlite_site_to_postgres(
+    tmp_path: Path, pg_cluster: PgCluster, make_sub: MakeSub
+) -> None:
+    from wec.store.sqlite import SQLiteStore
+
+    sqlite_path = tmp_path / "single-node.sqlite"
+    src = SQLiteStore(str(sqlite_path))
+    src.init()
+    subs = [make_sub(), make_sub()]
+    for sub in subs:
+        src.put_subscription(sub)
+    src.put_bookmark("WIN10$@CORP", subs[0].uuid, BOOKMARK)
+    src.put_heartbeats([HeartbeatUpdate.single("WIN10$@CORP", subs[0].uuid, "10.0.0.7", T0, True)])
+    src.close()
+    dbname = pg_cluster.create_database("copy")
+    config = tmp_path / "wec.toml"
+    config.write_text(
+        f'[database]\ntype = "Postgres"\nhost = "127.0.0.1"\nport = {pg_cluster.port}\n'
+        f'dbname = "{dbname}"\nuser = "postgres"\nssl_mode = "Disable"\n\n'
+        '[[collectors]]\nlisten_address = "127.0.0.1"\n[collectors.authentication]\n'
+        'type = "Kerberos"\nservice_principal_name = "HTTP/wec.test.local@WEC.TEST"\n'
+    )
+
+    def wec(*argv: str) -> tuple[int, str]:
+        out, err = io.StringIO(), io.StringIO()
+        code = main(["-c", str(config), *argv], stdout=out, stderr=err)
+        return code, out.getvalue() + err.getvalue()
+
+    try:
+        code, text = wec("db", "copy-from", str(sqlite_path), "--yes")
+        assert code == 3 and "wec db init" in text  # the destination must be initialised first
+        assert wec("db", "init")[0] == 0
+        for _ in range(2):  # running it again changes nothing
+            code, text = wec("db", "copy-from", str(sqlite_path), "--yes")
+            assert code == 0, text
+            assert "copied 2 subscription(s), 1 bookmark(s), 1 heartbeat(s)" in text
+        dst = PostgresStore(pg_cluster.settings(dbname))
+        try:
+            assert dst.list_subscriptions() == sorted(subs, key=lambda s: s.name)
+            assert dst.get_bookmark("WIN10$@CORP", subs[0].uuid) == BOOKMARK
+            (hb,) = dst.list_heartbeats()
+            assert (hb.ip, hb.first_seen, hb.last_event_seen) == ("10.0.0.7", T0, T0)
+        finally:
+            dst.close()
+    finally:
+        pg_cluster.drop_database(dbname)
