@@ -51,9 +51,9 @@ def pg_database(request: pytest.FixtureRequest, backend: str) -> Iterator[str | 
         yield None
         return
     cluster: PgCluster = request.getfixturevalue("pg_cluster")
-    name = cluster.create_database()
+    name = cluster.fresh_database()
     yield name
-    cluster.drop_database(name)
+    cluster.drop_later(name)
 
 
 @pytest.fixture

@@ -13,10 +13,12 @@ import glob
 import itertools
 import os
 import pwd
+import queue
 import shutil
 import signal
 import subprocess
 import tempfile
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -66,6 +68,8 @@ class PgCluster:
     proc: subprocess.Popen[bytes] | None = None
     log_path: Path = field(default_factory=Path)
     options: tuple[str, ...] = ()  # more server settings, "name=value"
+    _prep: _Preparer | None = field(default=None, repr=False)
+    _prep_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @property
     def data(self) -> Path:
@@ -126,6 +130,7 @@ class PgCluster:
         self.proc = None
 
     def destroy(self) -> None:
+        self.stop_preparing()
         self.stop()
         shutil.rmtree(self.directory, ignore_errors=True)
 
@@ -149,6 +154,29 @@ class PgCluster:
     def drop_database(self, name: str) -> None:
         self.admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
+    # -- databases made ahead of time, for one-database-per-test suites --------------------------
+    def fresh_database(self, timeout: float = 60.0) -> str:
+        """An empty database, created in the background while the previous test ran."""
+        with self._prep_lock:
+            if self._prep is None:
+                self._prep = _Preparer(self)
+        return self._prep.take(timeout)
+
+    def drop_later(self, name: str) -> None:
+        """Drop ``name`` in the background (the preparer's thread)."""
+        with self._prep_lock:
+            prep = self._prep
+        if prep is None:
+            self.drop_database(name)
+        else:
+            prep.drops.put(name)
+
+    def stop_preparing(self) -> None:
+        with self._prep_lock:
+            prep, self._prep = self._prep, None
+        if prep is not None:
+            prep.close()
+
     def settings(self, dbname: str, **overrides: Any) -> DatabaseSettings:
         fields: dict[str, Any] = {
             "type": "Postgres",
@@ -160,6 +188,51 @@ class PgCluster:
         }
         fields.update(overrides)
         return DatabaseSettings(**fields)
+
+
+class _Preparer:
+    """A thread keeping ``spare`` empty databases ready and dropping used ones, on one connection."""
+
+    def __init__(self, cluster: PgCluster, spare: int = 2) -> None:
+        self.cluster = cluster
+        self.ready: queue.Queue[str | BaseException] = queue.Queue()
+        self.drops: queue.Queue[str] = queue.Queue()
+        self._spare = spare
+        self._stop = threading.Event()
+        self._wanted = threading.Semaphore(spare)
+        self._thread = threading.Thread(target=self._run, name="pg-preparer", daemon=True)
+        self._thread.start()
+
+    def take(self, timeout: float) -> str:
+        item = self.ready.get(timeout=timeout)
+        self._wanted.release()
+        if isinstance(item, BaseException):
+            raise RuntimeError("cannot create a test database") from item
+        return item
+
+    def _run(self) -> None:
+        conn = psycopg2.connect(**self.cluster.connect_kwargs("postgres"))
+        conn.autocommit = True
+        try:
+            while not self._stop.is_set():
+                while not self.drops.empty():
+                    with conn.cursor() as cur:
+                        cur.execute(f'DROP DATABASE IF EXISTS "{self.drops.get()}" WITH (FORCE)')
+                if not self._wanted.acquire(timeout=0.05):
+                    continue
+                name = f"wec_{os.getpid()}_{next(_names)}"
+                try:
+                    with conn.cursor() as cur:
+                        cur.execute(f'CREATE DATABASE "{name}" TEMPLATE template0')
+                    self.ready.put(name)
+                except psycopg2.Error as err:
+                    self.ready.put(err)
+        finally:
+            conn.close()
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(30)
 
 
 def start_cluster(bindir: Path | None = None, options: tuple[str, ...] = ()) -> PgCluster:

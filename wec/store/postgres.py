@@ -202,10 +202,12 @@ class _Pool:
             reused = conn is not None
             if conn is None:
                 conn = self._connect()
-            healthy = False
+            healthy = True
             try:
                 yield conn, reused
-                healthy = True
+            except (psycopg2.OperationalError, psycopg2.InterfaceError):
+                healthy = False  # the connection itself may be broken: do not hand it out again
+                raise
             finally:
                 self._put_back(conn, healthy)
         finally:
