@@ -197,3 +197,14 @@ def test_an_out_of_order_older_first_seen_moves_first_seen_back(store: Store, su
     store.put_heartbeats([_hb(sub, T0)])
     (row,) = store.list_heartbeats()
     assert row.first_seen == T0 and row.last_seen == T0 + timedelta(seconds=10)
+
+
+def test_one_batch_may_spell_a_subscription_uuid_in_several_ways(store: Store, sub: Subscription) -> None:
+    store.put_heartbeats(
+        [
+            _hb(sub, T0, event=True),
+            HeartbeatUpdate.single("WIN10$@WEC.TEST", sub.uuid.upper(), "10.0.0.2", T0 + US, False),
+        ]
+    )
+    (row,) = store.list_heartbeats()
+    assert (row.ip, row.last_seen, row.last_event_seen) == ("10.0.0.2", T0 + US, T0)

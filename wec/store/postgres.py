@@ -28,6 +28,7 @@ Theory of operation
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
 import time
@@ -628,6 +629,8 @@ class PostgresStore:
         merged: dict[tuple[str, str], HeartbeatUpdate] = {}
         for u in updates:
             key = (u.client, _canon(u.subscription_uuid))
+            if key[1] != u.subscription_uuid:  # merge() compares the uuids as spelled
+                u = dataclasses.replace(u, subscription_uuid=key[1])
             previous = merged.get(key)
             merged[key] = u if previous is None else previous.merge(u)
         rows = [
