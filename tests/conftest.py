@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.kdc import Kdc, kdc_available, start_kdc
-from tests.support.postgres import PgCluster, pg_bindir, start_cluster
+from tests.support.postgres import PgCluster, pg_bindir, start_cluster, stat_statements_options
 
 
 @pytest.fixture(scope="session")
@@ -40,15 +40,19 @@ def kdc(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Kdc]:
 def pg_cluster() -> Iterator[PgCluster]:
     """A private PostgreSQL cluster on a free loopback port; tests create their own databases.
 
+    The only cluster of the session: tests that stop it on purpose (outages) start it again
+    before they end. It counts statements (pg_stat_statements) where that module exists.
+
     Skipped only where no PostgreSQL server binaries exist (scripts/bootstrap.sh installs
     them); with WEC_REQUIRE_POSTGRES=1 (CI) their absence is an error instead.
     """
-    if pg_bindir() is None:
+    bindir = pg_bindir()
+    if bindir is None:
         reason = "PostgreSQL server binaries (initdb, postgres) not found: run scripts/bootstrap.sh"
         if os.environ.get("WEC_REQUIRE_POSTGRES") == "1":
             pytest.fail(reason)
         pytest.skip(reason)
-    cluster = start_cluster()
+    cluster = start_cluster(bindir, options=stat_statements_options(bindir))
     try:
         yield cluster
     finally:

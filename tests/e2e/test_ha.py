@@ -4,8 +4,8 @@ HTTP health checks), simulated Windows machines talking to the balancer only.
 
 A node is SIGKILLed mid-run, PostgreSQL is stopped and restarted mid-run: every event a
 machine saw acknowledged must be in the union of the nodes' outputs (at least once), and the
-nodes must carry on without a restart. The cluster is this module's own (it is stopped on
-purpose); every component is stopped by PID.
+nodes must carry on without a restart. PostgreSQL is the session's cluster (stopped on purpose
+and started again); every component is stopped by PID.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from tests.e2e.conftest import output_keys, patient_sim, run_sim
 from tests.e2e.harness import Collector, subscription_toml
 from tests.support.kdc import Kdc
 from tests.support.ports import free_port, wait_for_port
-from tests.support.postgres import PgCluster, pg_bindir, start_cluster
+from tests.support.postgres import PgCluster
 from wec.sim.events import EventKey
 
 pytestmark = pytest.mark.e2e
@@ -101,15 +101,10 @@ class Fleet:
         return data
 
 
-@pytest.fixture(scope="module")
-def ha_cluster() -> Iterator[PgCluster]:
-    if pg_bindir() is None:
-        pytest.skip("PostgreSQL server binaries (initdb, postgres) not found: run scripts/bootstrap.sh")
-    cluster = start_cluster()
-    try:
-        yield cluster
-    finally:
-        cluster.destroy()
+@pytest.fixture
+def ha_cluster(pg_cluster: PgCluster) -> PgCluster:
+    """The session's cluster: the outage test stops it, the fleet fixture starts it again."""
+    return pg_cluster
 
 
 @pytest.fixture

@@ -2,7 +2,7 @@
 """What only the PostgreSQL store does: outages and reconnection, chunked heartbeat upserts,
 concurrent ``init`` from several nodes, OpenWEC's settings keys.
 
-The outage tests stop and restart a cluster of their own (the session's is shared), by PID.
+The outage tests stop and restart the session's cluster (by PID) and leave it running.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from pathlib import Path
 import psycopg2
 import pytest
 
-from tests.support.postgres import PgCluster, pg_bindir, start_cluster
+from tests.support.postgres import PgCluster, stat_statements_options
 from wec.cli.main import main
 from wec.config import load_settings
 from wec.store.base import HeartbeatUpdate, StoreError, StoreUnavailable
@@ -31,18 +31,10 @@ BOOKMARK = '<BookmarkList><Bookmark Channel="Security" RecordId="7" IsCurrent="t
 MakeSub = Callable[..., Subscription]
 
 
-@pytest.fixture(scope="module")
-def own_cluster() -> Iterator[PgCluster]:
-    """A cluster these tests may stop and restart; it counts statements (pg_stat_statements)."""
-    if pg_bindir() is None:
-        pytest.skip("PostgreSQL server binaries (initdb, postgres) not found: run scripts/bootstrap.sh")
-    cluster = start_cluster(
-        options=("shared_preload_libraries=pg_stat_statements", "pg_stat_statements.track=all")
-    )
-    try:
-        yield cluster
-    finally:
-        cluster.destroy()
+@pytest.fixture
+def own_cluster(pg_cluster: PgCluster) -> PgCluster:
+    """The session's cluster, which these tests stop and start again (by PID)."""
+    return pg_cluster
 
 
 @pytest.fixture
@@ -165,6 +157,8 @@ def _statements(cluster: PgCluster, dbname: str, like: str) -> tuple[int, int]:
 def test_heartbeats_go_as_multi_row_upserts_of_max_chunk_size_rows(
     own_cluster: PgCluster, own_db: str, make_sub: MakeSub
 ) -> None:
+    if not stat_statements_options(own_cluster.bindir):
+        pytest.skip("pg_stat_statements is not installed with this PostgreSQL")
     own_cluster.admin("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
     s = PostgresStore(own_cluster.settings(own_db, max_chunk_size=100))
     try:
@@ -304,6 +298,44 @@ def test_wec_db_init_works_from_an_openwec_settings_file(
         pg_cluster.drop_database(dbname)
 
 
+def _pg_cli(tmp_path: Path, cluster: PgCluster) -> tuple[Callable[..., tuple[int, str]], str]:
+    """``wec`` in-process on settings naming a new database of ``cluster``; and that name."""
+    dbname = cluster.create_database("cli")
+    config = tmp_path / "wec.toml"
+    config.write_text(
+        f'[database]\ntype = "Postgres"\nhost = "127.0.0.1"\nport = {cluster.port}\n'
+        f'dbname = "{dbname}"\nuser = "postgres"\nssl_mode = "Disable"\n\n'
+        '[[collectors]]\nlisten_address = "127.0.0.1"\n[collectors.authentication]\n'
+        'type = "Kerberos"\nservice_principal_name = "HTTP/wec.test.local@WEC.TEST"\n'
+    )
+
+    def wec(*argv: str) -> tuple[int, str]:
+        out, err = io.StringIO(), io.StringIO()
+        code = main(["-c", str(config), *argv], stdout=out, stderr=err)
+        return code, out.getvalue() + err.getvalue()
+
+    return wec, dbname
+
+
+def test_an_older_schema_is_refused_with_the_command_that_fixes_it(
+    tmp_path: Path, pg_cluster: PgCluster
+) -> None:
+    wec, dbname = _pg_cli(tmp_path, pg_cluster)
+    try:
+        code, text = wec("subscriptions")
+        assert code == 3 and "not initialised: run `wec db init`" in text
+        assert wec("db", "init")[0] == 0
+        assert wec("subscriptions")[0] == 0
+        assert wec("db", "downgrade", "--yes")[0] == 0
+        code, text = wec("subscriptions")
+        assert code == 3 and "wec db upgrade" in text and "PostgreSQL database" in text
+        code, text = wec("db", "upgrade", "--yes")
+        assert code == 0, text
+        assert wec("subscriptions")[0] == 0
+    finally:
+        pg_cluster.drop_database(dbname)
+
+
 def test_wec_db_copy_from_moves_a_sqlite_site_to_postgres(
     tmp_path: Path, pg_cluster: PgCluster, make_sub: MakeSub
 ) -> None:
@@ -318,20 +350,7 @@ def test_wec_db_copy_from_moves_a_sqlite_site_to_postgres(
     src.put_bookmark("WIN10$@CORP", subs[0].uuid, BOOKMARK)
     src.put_heartbeats([HeartbeatUpdate.single("WIN10$@CORP", subs[0].uuid, "10.0.0.7", T0, True)])
     src.close()
-    dbname = pg_cluster.create_database("copy")
-    config = tmp_path / "wec.toml"
-    config.write_text(
-        f'[database]\ntype = "Postgres"\nhost = "127.0.0.1"\nport = {pg_cluster.port}\n'
-        f'dbname = "{dbname}"\nuser = "postgres"\nssl_mode = "Disable"\n\n'
-        '[[collectors]]\nlisten_address = "127.0.0.1"\n[collectors.authentication]\n'
-        'type = "Kerberos"\nservice_principal_name = "HTTP/wec.test.local@WEC.TEST"\n'
-    )
-
-    def wec(*argv: str) -> tuple[int, str]:
-        out, err = io.StringIO(), io.StringIO()
-        code = main(["-c", str(config), *argv], stdout=out, stderr=err)
-        return code, out.getvalue() + err.getvalue()
-
+    wec, dbname = _pg_cli(tmp_path, pg_cluster)
     try:
         code, text = wec("db", "copy-from", str(sqlite_path), "--yes")
         assert code == 3 and "wec db init" in text  # the destination must be initialised first

@@ -29,7 +29,7 @@ import psycopg2
 from tests.support.ports import free_port
 from wec.store.settings import DatabaseSettings
 
-__all__ = ["PgCluster", "pg_bindir", "start_cluster"]
+__all__ = ["PgCluster", "pg_bindir", "start_cluster", "stat_statements_options"]
 
 _names = itertools.count(1)
 
@@ -118,6 +118,7 @@ class PgCluster:
 
     def stop(self, sig: int = signal.SIGINT, timeout: float = 30.0) -> None:
         """SIGINT: "fast" shutdown (sessions cut, clean); SIGQUIT: "immediate" (a crash)."""
+        self.stop_preparing()  # its connection would die with the server
         if self.proc is None:
             return
         if self.proc.poll() is None:
@@ -233,6 +234,13 @@ class _Preparer:
     def close(self) -> None:
         self._stop.set()
         self._thread.join(30)
+
+
+def stat_statements_options(bindir: Path) -> tuple[str, ...]:
+    """Server settings loading pg_stat_statements (statement counts), if it is installed."""
+    if not (bindir.parent / "lib" / "pg_stat_statements.so").exists():
+        return ()
+    return ("shared_preload_libraries=pg_stat_statements", "pg_stat_statements.track=all")
 
 
 def start_cluster(bindir: Path | None = None, options: tuple[str, ...] = ()) -> PgCluster:
