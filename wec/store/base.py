@@ -1,8 +1,9 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """The storage contract: subscriptions, bookmarks and heartbeats, and the schema that holds them.
 
-Every backend (SQLite now, PostgreSQL later) implements :class:`Store` with exactly the same
-observable behaviour; the contract tests in ``tests/store/`` are written against this protocol.
+Every backend (SQLite for one node, PostgreSQL shared by several) implements :class:`Store`
+with exactly the same observable behaviour; the contract tests in ``tests/store/`` are written
+against this protocol and run on both.
 No SQL leaves a backend module: callers see only the dataclasses below, and every native
 database error is converted once, at the boundary, into :class:`StoreError` (keeping the cause).
 
