@@ -220,6 +220,8 @@ def test_database_restart_mid_run_gives_503_then_everything_arrives(fleet: Fleet
         assert node.proc is not None and node.proc.poll() is None, node.logs()[-2000:]
         # One line per outage and node, not one per refused request.
         assert node.logs().count("unavailable: ") <= 1, node.logs()[-3000:]
+        # The outage is a 503 (resend later), never a 500 (a bug) for any request.
+        assert '" 500 ' not in (node.directory / "access.log").read_text()
     assert sum(n.logs().count("available again after") for n in fleet.nodes) >= 1
 
 

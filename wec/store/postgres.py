@@ -165,6 +165,11 @@ def _text(value: Any) -> str:
     return bytes(value).decode("utf-8", "surrogatepass")
 
 
+def _one_line(err: BaseException) -> str:
+    """libpq's messages span lines (a hint after a tab): one log line each."""
+    return " ".join(str(err).split()) or type(err).__name__
+
+
 def _is_disconnect(err: BaseException, conn: Any) -> bool:
     """True if ``err`` means the server is out of reach (as opposed to a bad statement)."""
     if not isinstance(err, psycopg2.OperationalError | psycopg2.InterfaceError):
@@ -292,7 +297,7 @@ class PostgresStore:
             log.error(
                 "%s unavailable: %s; requests that need it get 503 until it is back",
                 self.where,
-                str(err).strip() or type(err).__name__,
+                _one_line(err),
             )
 
     def _mark_up(self) -> None:
@@ -347,13 +352,13 @@ class PostgresStore:
                     self._mark_down(err)
                     outcome = " (the commit may or may not have happened)" if committing else ""
                     raise StoreUnavailable(
-                        f"{self.where}: cannot {doing}: {str(err).strip()}{outcome}"
+                        f"{self.where}: cannot {doing}: {_one_line(err)}{outcome}"
                     ) from err
                 self._mark_up()  # the server answered: it is up, the statement failed
                 if getattr(err, "pgcode", None) in retry_codes and attempt < _RETRIES:
                     time.sleep(0.01 * attempt)
                     continue
-                raise StoreError(f"{self.where}: cannot {doing}: {str(err).strip()}") from err
+                raise StoreError(f"{self.where}: cannot {doing}: {_one_line(err)}") from err
 
     def _query(self, doing: str, sql: str, args: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         def work(cur: Any) -> list[tuple[Any, ...]]:
