@@ -78,9 +78,10 @@ class Daemon:
             configure_kernels(s)
             took = accel.warm_up()
             log.info("SLDC/UTF-16 kernels ready in %.2fs", took)
-        # One database connection per request thread, plus the heartbeat flusher, the
-        # housekeeping thread (subscription sync) and the metrics refresh.
-        self.store = open_store(s.database, pool_size=s.server.thread_pool_size + 4)
+        # One database connection per request thread (thread_pool_size per collector), plus
+        # the heartbeat flusher, the housekeeping thread (subscription sync), the metrics.
+        pool_size = s.server.thread_pool_size * max(1, len(s.collectors)) + 4
+        self.store = open_store(s.database, pool_size=pool_size)
         self.store.check_schema()
         self.heartbeats = HeartbeatQueue(
             self.store, s.server.flush_heartbeats_interval, s.server.heartbeats_queue_size
