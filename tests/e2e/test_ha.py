@@ -28,7 +28,9 @@ from tests.e2e.harness import Collector, subscription_toml
 from tests.support.kdc import Kdc
 from tests.support.ports import free_port, wait_for_port
 from tests.support.postgres import PgCluster
+from wec.sim import soap
 from wec.sim.events import EventKey
+from wec.sim.transport import ClientSecurity, WinRMConnection, acquire_credentials
 
 pytestmark = pytest.mark.e2e
 
@@ -237,3 +239,24 @@ def test_a_subscription_edited_through_node_a_is_offered_by_node_b(fleet: Fleet,
     assert summary.ok, summary.to_dict()
     assert summary.subscriptions == 2
     assert len(output_keys(fleet.b)) == 10
+    # What node B offers sends the sources back to the balancer, not to node B itself.
+    offered = _enumerate_through(fleet.lb, fleet.b.kdc)
+    assert len(offered) == 2
+    assert all(s.notify_to.startswith(f"http://wec.test.local:{fleet.lb.port}/") for s in offered)
+
+
+def _enumerate_through(lb: Balancer, kdc: Kdc) -> tuple[soap.OfferedSubscription, ...]:
+    principal = "WIN10$@WEC.TEST"
+    creds = acquire_credentials(principal, str(kdc.client_keytabs[principal]))
+    conn = WinRMConnection(
+        lb.url, ClientSecurity(mode="kerberos", credentials=creds), ("127.0.0.1", lb.port), 20
+    )
+    try:
+        xml = soap.build_enumerate(
+            lb.url, "win10.wec.test", soap.new_uuid(), soap.new_uuid(), soap.new_uuid()
+        )
+        resp = conn.post(soap.encode_utf16(xml))
+        assert resp.status == 200
+        return soap.parse_enumerate_response(resp.body).subscriptions
+    finally:
+        conn.close()
