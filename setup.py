@@ -51,7 +51,7 @@ setup(
     license="GPL-3.0-or-later",
     python_requires=">=3.11",
     packages=find_packages(include=["wec", "wec.*", "accel", "accel.*"]),
-    package_data={"wec": ["py.typed", "store/migrations/*.sql"], "accel": ["py.typed"]},
+    package_data={"wec": ["py.typed", "store/migrations/*.sql", "store/migrations/postgres/*.sql"], "accel": ["py.typed"]},
     install_requires=_requirements("runtime.txt"),
     extras_require={**EXTRAS, "test": _requirements("test.txt") + EXTRAS["all"]},
     entry_points={

@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # Install what wec needs on a fresh Debian 12 machine: system packages (MIT Kerberos for
-# gssapi and the test KDC, rsyslog and HAProxy for the test receivers) and a virtualenv in
+# gssapi and the test KDC, rsyslog and HAProxy for the test receivers, the PostgreSQL server
+# whose initdb the store and multi-node tests run themselves) and a virtualenv in
 # .venv with the runtime and test dependencies. Idempotent: a second run changes nothing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PACKAGES=(libkrb5-dev krb5-kdc krb5-admin-server krb5-user rsyslog haproxy redis-server python3-venv)
+APT_PACKAGES=(libkrb5-dev krb5-kdc krb5-admin-server krb5-user rsyslog haproxy redis-server python3-venv
+  postgresql)
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -12,6 +12,8 @@ echo "== ruff"; .venv/bin/ruff check wec accel tests bench; .venv/bin/ruff forma
 echo "== mypy"; .venv/bin/mypy
 echo "== pytest"
 export NUMBA_CACHE_DIR="${NUMBA_CACHE_DIR:-$PWD/.cache/numba}"
+# bootstrap.sh installed PostgreSQL: its tests must run, not skip.
+export WEC_REQUIRE_POSTGRES="${WEC_REQUIRE_POSTGRES:-1}"
 set +e
 .venv/bin/pytest -p no:cacheprovider "$@"
 rc=$?

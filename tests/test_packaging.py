@@ -157,7 +157,7 @@ def test_the_extras_are_the_registry_clients() -> None:
 
 
 # Import name → distribution, for the runtime dependencies.
-_DISTRIBUTIONS = {"prometheus_client": "prometheus-client"}
+_DISTRIBUTIONS = {"prometheus_client": "prometheus-client", "psycopg2": "psycopg2-binary"}
 
 
 def _third_party_imports(path: Path) -> set[str]:

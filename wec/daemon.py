@@ -179,7 +179,10 @@ class Daemon:
             log.info("SLDC/UTF-16 kernels ready in %.2fs", took)
         for note in keytab_notes(s):
             log.warning("%s", note)
-        self.store = open_store(s.database)
+        # One database connection per request thread (thread_pool_size per collector), plus
+        # the heartbeat flusher, the housekeeping thread (subscription sync), the metrics.
+        pool_size = s.server.thread_pool_size * max(1, len(s.collectors)) + 4
+        self.store = open_store(s.database, pool_size=pool_size)
         self.store.check_schema()
         self.heartbeats = HeartbeatQueue(
             self.store, s.server.flush_heartbeats_interval, s.server.heartbeats_queue_size

@@ -58,7 +58,7 @@ from wec.protocol import (
     notify_address,
 )
 from wec.registry import PipelineUnavailable, SubscriptionRegistry, SubscriptionRuntime
-from wec.store.base import Store
+from wec.store.base import Store, StoreError, StoreUnavailable
 from wec.store.heartbeats import HeartbeatQueue
 
 __all__ = ["CollectorService", "RequestContext", "ServiceError", "SubscriptionRuntime"]
@@ -139,6 +139,8 @@ class CollectorService:
         if time.monotonic() - self.registry.last_sync >= self.settings.server.db_sync_interval:
             try:
                 self.registry.sync()
+            except StoreUnavailable:
+                pass  # logged once per outage by the store; the snapshot in memory stays
             except Exception:
                 log.exception("cannot reload subscriptions from the database")
 
@@ -160,6 +162,8 @@ class CollectorService:
             start = now - timedelta(seconds=sub.heartbeat_interval)
             try:
                 counts = self.store.machine_states(sub.uuid, start).counts()
+            except StoreUnavailable:
+                return  # logged once per outage by the store
             except Exception:
                 log.exception("cannot count the machines of subscription %s", sub.name)
                 continue
@@ -173,6 +177,16 @@ class CollectorService:
 
     def handle(self, message: Message, ctx: RequestContext) -> str | None:
         """Process one message; returns the response XML, or None for an empty 200."""
+        try:
+            return self._handle(message, ctx)
+        except StoreError as err:
+            # The fault is ours (the database), not the source's: 503, no Ack, it resends.
+            # An outage is logged once by the store, not here for every request.
+            if not isinstance(err, StoreUnavailable):
+                log.error("request of %s failed on the database: %s", ctx.principal, err)
+            raise ServiceError(503, f"database unavailable: {err}") from err
+
+    def _handle(self, message: Message, ctx: RequestContext) -> str | None:
         if self.sync_on_requests:
             self.maybe_sync()
         if isinstance(message, Enumerate):
@@ -319,6 +333,8 @@ class CollectorService:
             except Exception as err:
                 # The outputs have the events, but without a stored bookmark a restart would
                 # replay from an older point: refuse the Ack so the source keeps its position.
+                if isinstance(err, StoreUnavailable):
+                    raise ServiceError(503, f"database unavailable: cannot store bookmark: {err}") from err
                 log.exception("subscription %s: cannot store the bookmark of %s", sub.name, ctx.principal)
                 raise ServiceError(503, f"cannot store bookmark: {err}") from err
         else:

@@ -68,6 +68,9 @@ class Collector:
     extra_sections: str = ""  # more sections, e.g. [monitoring]
     max_content_length: int = 512000
     log_path: Path = field(default_factory=Path)
+    node_name: str = "e2e-node"
+    database: str = 'type = "SQLite"\npath = "wec.sqlite"'  # the [database] keys
+    collector_extra: str = ""  # more [[collectors]] keys, e.g. enable_proxy_protocol
 
     def __post_init__(self) -> None:
         self.directory.mkdir(parents=True, exist_ok=True)
@@ -90,7 +93,7 @@ class Collector:
             textwrap.dedent(f"""\
             [server]
             keytab = "{self.kdc.service_keytab}"
-            node_name = "e2e-node"
+            node_name = "{self.node_name}"
             db_sync_interval = 0.5
             flush_heartbeats_interval = 0.5
             state_dir = "{self.directory}"
@@ -103,14 +106,14 @@ class Collector:
             access_logs = "{self.directory / "access.log"}"
 
             [database]
-            type = "SQLite"
-            path = "wec.sqlite"
+            {self.database.replace(chr(10), chr(10) + " " * 12)}
 
             [[collectors]]
             hostname = "wec.test.local"
             listen_address = "127.0.0.1"
             listen_port = {self.port}
             max_content_length = {self.max_content_length}
+            {self.collector_extra.replace(chr(10), chr(10) + " " * 12)}
 
             [collectors.authentication]
             type = "Kerberos"

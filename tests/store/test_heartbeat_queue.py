@@ -11,7 +11,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from tests.store.conftest import SQLITE_ONLY
 from wec.model import Subscription
+from wec.store.base import Store
 from wec.store.heartbeats import HeartbeatQueue
 from wec.store.sqlite import SQLiteStore
 
@@ -30,7 +32,7 @@ def wait_until(predicate: Callable[[], bool], timeout: float = 10.0) -> bool:
 
 
 @pytest.fixture
-def sub(store: SQLiteStore, make_sub: Callable[..., Subscription]) -> Subscription:
+def sub(store: Store, make_sub: Callable[..., Subscription]) -> Subscription:
     s = make_sub()
     store.put_subscription(s)
     return s
@@ -45,7 +47,7 @@ def queues() -> Iterator[list[HeartbeatQueue]]:
 
 
 def test_updates_of_one_source_are_coalesced(
-    store: SQLiteStore, sub: Subscription, queues: list[HeartbeatQueue]
+    store: Store, sub: Subscription, queues: list[HeartbeatQueue]
 ) -> None:
     q = HeartbeatQueue(store, flush_interval=NEVER, queue_size=100)
     queues.append(q)
@@ -66,7 +68,7 @@ def test_updates_of_one_source_are_coalesced(
 
 
 def test_reaching_queue_size_flushes_without_waiting_for_the_interval(
-    store: SQLiteStore, sub: Subscription, queues: list[HeartbeatQueue]
+    store: Store, sub: Subscription, queues: list[HeartbeatQueue]
 ) -> None:
     q = HeartbeatQueue(store, flush_interval=NEVER, queue_size=5)
     queues.append(q)
@@ -79,7 +81,7 @@ def test_reaching_queue_size_flushes_without_waiting_for_the_interval(
 
 
 def test_the_interval_flushes_a_partial_queue(
-    store: SQLiteStore, sub: Subscription, queues: list[HeartbeatQueue]
+    store: Store, sub: Subscription, queues: list[HeartbeatQueue]
 ) -> None:
     q = HeartbeatQueue(store, flush_interval=0.05, queue_size=1000)
     queues.append(q)
@@ -88,7 +90,7 @@ def test_the_interval_flushes_a_partial_queue(
     assert q.pending == 0
 
 
-def test_close_flushes_what_is_left_and_stops_the_thread(store: SQLiteStore, sub: Subscription) -> None:
+def test_close_flushes_what_is_left_and_stops_the_thread(store: Store, sub: Subscription) -> None:
     q = HeartbeatQueue(store, flush_interval=NEVER, queue_size=1000)
     q.record("pc", sub.uuid, "10.0.0.1", T0, False)
     q.close(timeout=10)
@@ -98,7 +100,7 @@ def test_close_flushes_what_is_left_and_stops_the_thread(store: SQLiteStore, sub
     assert q.dropped == 1
 
 
-def test_many_threads_record_at_once(store: SQLiteStore, sub: Subscription) -> None:
+def test_many_threads_record_at_once(store: Store, sub: Subscription) -> None:
     q = HeartbeatQueue(store, flush_interval=0.02, queue_size=16)
     n_threads, per_thread, clients = 8, 200, 40
 
@@ -130,7 +132,7 @@ def test_many_threads_record_at_once(store: SQLiteStore, sub: Subscription) -> N
 
 @pytest.fixture
 def locked_store(
-    db_path: str, store: SQLiteStore, sub: Subscription
+    db_path: str, store: Store, sub: Subscription
 ) -> Iterator[tuple[SQLiteStore, sqlite3.Connection]]:
     """A store whose database another connection holds locked: writes really fail."""
     impatient = SQLiteStore(db_path, busy_timeout=0.05)
@@ -143,8 +145,9 @@ def locked_store(
     impatient.close()
 
 
+@SQLITE_ONLY
 def test_a_failed_flush_keeps_the_updates_for_the_next_try(
-    locked_store: tuple[SQLiteStore, sqlite3.Connection], sub: Subscription, store: SQLiteStore
+    locked_store: tuple[SQLiteStore, sqlite3.Connection], sub: Subscription, store: Store
 ) -> None:
     impatient, blocker = locked_store
     q = HeartbeatQueue(impatient, flush_interval=NEVER, queue_size=1000)
@@ -161,8 +164,9 @@ def test_a_failed_flush_keeps_the_updates_for_the_next_try(
     assert "other" in rows
 
 
+@SQLITE_ONLY
 def test_while_the_store_is_down_the_queue_drops_its_oldest_beyond_ten_times_its_size(
-    locked_store: tuple[SQLiteStore, sqlite3.Connection], sub: Subscription, store: SQLiteStore
+    locked_store: tuple[SQLiteStore, sqlite3.Connection], sub: Subscription, store: Store
 ) -> None:
     impatient, blocker = locked_store
     q = HeartbeatQueue(impatient, flush_interval=NEVER, queue_size=2)  # bound: 20 sources
@@ -177,7 +181,7 @@ def test_while_the_store_is_down_the_queue_drops_its_oldest_beyond_ten_times_its
     assert sorted(r.client for r in store.list_heartbeats()) == [f"pc{i:02d}" for i in range(5, 25)]
 
 
-def test_invalid_parameters_are_refused(store: SQLiteStore) -> None:
+def test_invalid_parameters_are_refused(store: Store) -> None:
     with pytest.raises(ValueError):
         HeartbeatQueue(store, flush_interval=0, queue_size=10)
     with pytest.raises(ValueError):

@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Heartbeat upserts and machine states (PROTOCOL.md §7) in the SQLite store."""
+"""Heartbeat upserts and machine states (PROTOCOL.md §7), on every backend."""
 
 from __future__ import annotations
 
@@ -10,8 +10,7 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 
 from wec.model import Subscription
-from wec.store.base import HeartbeatRow, HeartbeatUpdate, MachineState, machine_state
-from wec.store.sqlite import SQLiteStore
+from wec.store.base import HeartbeatRow, HeartbeatUpdate, MachineState, Store, machine_state
 
 MakeSub = Callable[..., Subscription]
 T0 = datetime(2026, 3, 1, 12, 0, 0, tzinfo=UTC)
@@ -30,22 +29,20 @@ def _hb(
 
 
 @pytest.fixture
-def sub(store: SQLiteStore, make_sub: MakeSub) -> Subscription:
+def sub(store: Store, make_sub: MakeSub) -> Subscription:
     s = make_sub(name="security")
     store.put_subscription(s)
     return s
 
 
-def test_first_heartbeat_creates_the_row(store: SQLiteStore, sub: Subscription) -> None:
+def test_first_heartbeat_creates_the_row(store: Store, sub: Subscription) -> None:
     store.put_heartbeats([_hb(sub, T0)])
     (row,) = store.list_heartbeats()
     assert row == HeartbeatRow("WIN10$@WEC.TEST", sub.uuid, "security", "10.0.0.1", T0, T0, None)
     assert row.first_seen.tzinfo is UTC
 
 
-def test_upsert_takes_the_min_of_first_seen_and_the_max_of_the_rest(
-    store: SQLiteStore, sub: Subscription
-) -> None:
+def test_upsert_takes_the_min_of_first_seen_and_the_max_of_the_rest(store: Store, sub: Subscription) -> None:
     store.put_heartbeats([_hb(sub, T0, event=True)])
     store.put_heartbeats([_hb(sub, T0 + timedelta(minutes=5), ip="10.0.0.2")])
     (row,) = store.list_heartbeats()
@@ -59,14 +56,14 @@ def test_upsert_takes_the_min_of_first_seen_and_the_max_of_the_rest(
     assert row.ip == "10.0.0.2"  # the address of the most recent message
 
 
-def test_an_event_after_heartbeats_sets_last_event_seen(store: SQLiteStore, sub: Subscription) -> None:
+def test_an_event_after_heartbeats_sets_last_event_seen(store: Store, sub: Subscription) -> None:
     store.put_heartbeats([_hb(sub, T0)])
     store.put_heartbeats([_hb(sub, T0 + timedelta(seconds=1), event=True)])
     (row,) = store.list_heartbeats()
     assert row.last_event_seen == row.last_seen == T0 + timedelta(seconds=1)
 
 
-def test_a_batch_is_written_in_one_go_and_may_repeat_a_source(store: SQLiteStore, sub: Subscription) -> None:
+def test_a_batch_is_written_in_one_go_and_may_repeat_a_source(store: Store, sub: Subscription) -> None:
     updates = [
         _hb(sub, T0 + timedelta(seconds=i), client=f"PC{i % 50}$@WEC.TEST", event=i % 3 == 0)
         for i in range(500)
@@ -79,13 +76,13 @@ def test_a_batch_is_written_in_one_go_and_may_repeat_a_source(store: SQLiteStore
     assert pc0.last_event_seen == T0 + timedelta(seconds=450)  # 450 % 3 == 0
 
 
-def test_heartbeats_of_a_deleted_subscription_are_dropped(store: SQLiteStore, sub: Subscription) -> None:
+def test_heartbeats_of_a_deleted_subscription_are_dropped(store: Store, sub: Subscription) -> None:
     gone = Subscription.new_uuid()
     store.put_heartbeats([_hb(sub, T0), HeartbeatUpdate.single("c", gone, "1.1.1.1", T0, False)])
     assert [r.subscription_uuid for r in store.list_heartbeats()] == [sub.uuid]
 
 
-def test_list_heartbeats_filters(store: SQLiteStore, sub: Subscription, make_sub: MakeSub) -> None:
+def test_list_heartbeats_filters(store: Store, sub: Subscription, make_sub: MakeSub) -> None:
     other = make_sub(name="other")
     store.put_subscription(other)
     store.put_heartbeats(
@@ -109,7 +106,7 @@ def test_naive_datetimes_are_refused() -> None:
         HeartbeatUpdate.single("c", Subscription.new_uuid(), "1.1.1.1", datetime(2026, 1, 1), False)
 
 
-def test_other_timezones_are_converted_to_utc(store: SQLiteStore, sub: Subscription) -> None:
+def test_other_timezones_are_converted_to_utc(store: Store, sub: Subscription) -> None:
     paris = timezone(timedelta(hours=1))
     store.put_heartbeats([_hb(sub, datetime(2026, 3, 1, 13, 0, tzinfo=paris))])
     (row,) = store.list_heartbeats()
@@ -131,7 +128,7 @@ def test_other_timezones_are_converted_to_utc(store: SQLiteStore, sub: Subscript
     ],
 )
 def test_machine_states_at_their_boundaries(
-    store: SQLiteStore,
+    store: Store,
     sub: Subscription,
     last_seen: datetime,
     last_event_seen: datetime | None,
@@ -147,9 +144,7 @@ def test_machine_states_at_their_boundaries(
     assert getattr(states, state.value.lower()) == (row,)
 
 
-def test_machine_states_are_per_subscription(
-    store: SQLiteStore, sub: Subscription, make_sub: MakeSub
-) -> None:
+def test_machine_states_are_per_subscription(store: Store, sub: Subscription, make_sub: MakeSub) -> None:
     other = make_sub()
     store.put_subscription(other)
     store.put_heartbeats([_hb(sub, T0 + US, client="a", event=True), _hb(other, T0 - US, client="b")])
@@ -168,7 +163,7 @@ def test_merge_keeps_the_event_time_apart_from_the_latest_heartbeat() -> None:
         a.merge(HeartbeatUpdate.single("other", u, "1.1.1.1", T0, False))
 
 
-def test_many_threads_write_and_read_at_once(store: SQLiteStore, make_sub: MakeSub) -> None:
+def test_many_threads_write_and_read_at_once(store: Store, make_sub: MakeSub) -> None:
     subs = [make_sub() for _ in range(4)]
     for s in subs:
         store.put_subscription(s)
@@ -196,11 +191,20 @@ def test_many_threads_write_and_read_at_once(store: SQLiteStore, make_sub: MakeS
     assert len(store.list_bookmarks()) == 8 * 4
 
 
-def test_an_out_of_order_older_first_seen_moves_first_seen_back(
-    store: SQLiteStore, sub: Subscription
-) -> None:
+def test_an_out_of_order_older_first_seen_moves_first_seen_back(store: Store, sub: Subscription) -> None:
     # Two threads (or nodes) may flush the same source in either order; the earliest wins.
     store.put_heartbeats([_hb(sub, T0 + timedelta(seconds=10))])
     store.put_heartbeats([_hb(sub, T0)])
     (row,) = store.list_heartbeats()
     assert row.first_seen == T0 and row.last_seen == T0 + timedelta(seconds=10)
+
+
+def test_one_batch_may_spell_a_subscription_uuid_in_several_ways(store: Store, sub: Subscription) -> None:
+    store.put_heartbeats(
+        [
+            _hb(sub, T0, event=True),
+            HeartbeatUpdate.single("WIN10$@WEC.TEST", sub.uuid.upper(), "10.0.0.2", T0 + US, False),
+        ]
+    )
+    (row,) = store.list_heartbeats()
+    assert (row.ip, row.last_seen, row.last_event_seen) == ("10.0.0.2", T0 + US, T0)

@@ -6,11 +6,11 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from wec.model import Subscription
-from wec.store.sqlite import SQLiteStore
+from wec.store.base import Store
 
 
 def test_a_reload_request_bumps_one_counter_and_the_generation(
-    store: SQLiteStore, make_sub: Callable[..., Subscription]
+    store: Store, make_sub: Callable[..., Subscription]
 ) -> None:
     a, b = make_sub(), make_sub()
     store.put_subscription(a)
@@ -25,16 +25,14 @@ def test_a_reload_request_bumps_one_counter_and_the_generation(
     assert store.get_subscription(a.uuid) == a  # the subscription itself is untouched
 
 
-def test_reloading_nothing_changes_nothing(store: SQLiteStore, make_sub: Callable[..., Subscription]) -> None:
+def test_reloading_nothing_changes_nothing(store: Store, make_sub: Callable[..., Subscription]) -> None:
     generation = store.subscriptions_generation()
     assert store.request_reload(None) == 0
     assert store.request_reload(Subscription.new_uuid()) == 0
     assert store.subscriptions_generation() == generation
 
 
-def test_counters_go_with_their_subscription(
-    store: SQLiteStore, make_sub: Callable[..., Subscription]
-) -> None:
+def test_counters_go_with_their_subscription(store: Store, make_sub: Callable[..., Subscription]) -> None:
     a = make_sub()
     store.put_subscription(a)
     store.request_reload(a.uuid)
@@ -44,7 +42,7 @@ def test_counters_go_with_their_subscription(
     assert store.reload_counters() == {}
 
 
-def test_migrations_to_undo_lists_newest_first(store: SQLiteStore) -> None:
+def test_migrations_to_undo_lists_newest_first(store: Store) -> None:
     latest = store.latest_version()
     assert [m.version for m in store.migrations_to_undo(0)] == list(range(latest, 0, -1))
     assert store.migrations_to_undo(latest) == []

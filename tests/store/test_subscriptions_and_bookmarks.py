@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Subscriptions and bookmarks in the SQLite store."""
+"""Subscriptions and bookmarks, on every backend."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from tests.store.conftest import SQLITE_ONLY, OpenDb
 from wec.model import (
     ClientFilter,
     ContentFormat,
@@ -18,7 +19,7 @@ from wec.model import (
     OutputConfig,
     Subscription,
 )
-from wec.store.base import StoreError, SubscriptionConflict, UnknownSubscription
+from wec.store.base import Store, StoreError, SubscriptionConflict, UnknownSubscription
 from wec.store.sqlite import SQLiteStore
 
 MakeSub = Callable[..., Subscription]
@@ -64,20 +65,20 @@ def _every_option(make_sub: MakeSub) -> Subscription:
     )
 
 
-def test_a_subscription_with_every_option_round_trips(store: SQLiteStore, make_sub: MakeSub) -> None:
+def test_a_subscription_with_every_option_round_trips(store: Store, make_sub: MakeSub) -> None:
     sub = _every_option(make_sub)
     store.put_subscription(sub)
     assert store.get_subscription(sub.uuid) == sub
     assert store.list_subscriptions() == [sub]
 
 
-def test_defaults_round_trip_too(store: SQLiteStore, make_sub: MakeSub) -> None:
+def test_defaults_round_trip_too(store: Store, make_sub: MakeSub) -> None:
     sub = make_sub()
     store.put_subscription(sub)
     assert store.get_subscription(sub.uuid) == sub
 
 
-def test_get_by_uuid_in_any_spelling_or_by_name(store: SQLiteStore, make_sub: MakeSub) -> None:
+def test_get_by_uuid_in_any_spelling_or_by_name(store: Store, make_sub: MakeSub) -> None:
     sub = make_sub(name="security")
     store.put_subscription(sub)
     assert store.get_subscription(sub.uuid.upper()) == sub
@@ -87,14 +88,14 @@ def test_get_by_uuid_in_any_spelling_or_by_name(store: SQLiteStore, make_sub: Ma
     assert store.get_subscription("nope") is None
 
 
-def test_a_uuid_spelled_uppercase_is_stored_canonically(store: SQLiteStore, make_sub: MakeSub) -> None:
+def test_a_uuid_spelled_uppercase_is_stored_canonically(store: Store, make_sub: MakeSub) -> None:
     sub = make_sub()
     store.put_subscription(dataclasses.replace(sub, uuid=sub.uuid.upper()))
     stored = store.get_subscription(sub.uuid)
     assert stored is not None and stored.uuid == sub.uuid
 
 
-def test_put_replaces_by_uuid_and_lists_sorted_by_name(store: SQLiteStore, make_sub: MakeSub) -> None:
+def test_put_replaces_by_uuid_and_lists_sorted_by_name(store: Store, make_sub: MakeSub) -> None:
     b, a = make_sub(name="b"), make_sub(name="a")
     store.put_subscription(b)
     store.put_subscription(a)
@@ -103,14 +104,14 @@ def test_put_replaces_by_uuid_and_lists_sorted_by_name(store: SQLiteStore, make_
     assert store.list_subscriptions() == [a, b2]
 
 
-def test_a_name_taken_by_another_uuid_is_a_conflict(store: SQLiteStore, make_sub: MakeSub) -> None:
+def test_a_name_taken_by_another_uuid_is_a_conflict(store: Store, make_sub: MakeSub) -> None:
     store.put_subscription(make_sub(name="dup"))
     with pytest.raises(SubscriptionConflict, match="'dup' is already used"):
         store.put_subscription(make_sub(name="dup"))
     assert len(store.list_subscriptions()) == 1
 
 
-def test_generation_moves_on_every_change_and_only_then(store: SQLiteStore, make_sub: MakeSub) -> None:
+def test_generation_moves_on_every_change_and_only_then(store: Store, make_sub: MakeSub) -> None:
     g0 = store.subscriptions_generation()
     sub = make_sub()
     store.put_subscription(sub)
@@ -128,17 +129,16 @@ def test_generation_moves_on_every_change_and_only_then(store: SQLiteStore, make
     assert store.subscriptions_generation() not in (g0, g1, g2)
 
 
-def test_generation_is_seen_by_another_store_on_the_same_file(
-    store: SQLiteStore, db_path: str, make_sub: MakeSub
+def test_generation_is_seen_by_another_store_on_the_same_database(
+    store: Store, open_db: OpenDb, make_sub: MakeSub
 ) -> None:
-    other = SQLiteStore(db_path)
+    other = open_db()
     before = other.subscriptions_generation()
     store.put_subscription(make_sub())
     assert other.subscriptions_generation() != before
-    other.close()
 
 
-def test_updating_a_subscription_keeps_its_bookmarks(store: SQLiteStore, make_sub: MakeSub) -> None:
+def test_updating_a_subscription_keeps_its_bookmarks(store: Store, make_sub: MakeSub) -> None:
     sub = make_sub()
     store.put_subscription(sub)
     store.put_bookmark("WIN10$@WEC.TEST", sub.uuid, BOOKMARK)
@@ -147,7 +147,7 @@ def test_updating_a_subscription_keeps_its_bookmarks(store: SQLiteStore, make_su
 
 
 def test_deleting_a_subscription_deletes_its_bookmarks_and_heartbeats(
-    store: SQLiteStore, make_sub: MakeSub
+    store: Store, make_sub: MakeSub
 ) -> None:
     from datetime import UTC, datetime
 
@@ -165,7 +165,7 @@ def test_deleting_a_subscription_deletes_its_bookmarks_and_heartbeats(
 
 
 # -- bookmarks -------------------------------------------------------------------------------------
-def test_bookmark_crud(store: SQLiteStore, make_sub: MakeSub) -> None:
+def test_bookmark_crud(store: Store, make_sub: MakeSub) -> None:
     sub = make_sub()
     store.put_subscription(sub)
     assert store.get_bookmark("WIN10$@WEC.TEST", sub.uuid) is None
@@ -179,7 +179,7 @@ def test_bookmark_crud(store: SQLiteStore, make_sub: MakeSub) -> None:
     assert store.get_bookmark("WIN10$@WEC.TEST", sub.uuid) is None
 
 
-def test_bookmarks_are_stored_verbatim(store: SQLiteStore, make_sub: MakeSub) -> None:
+def test_bookmarks_are_stored_verbatim(store: Store, make_sub: MakeSub) -> None:
     sub = make_sub()
     store.put_subscription(sub)
     odd = (
@@ -190,15 +190,13 @@ def test_bookmarks_are_stored_verbatim(store: SQLiteStore, make_sub: MakeSub) ->
     assert store.get_bookmark("c", sub.uuid) == odd
 
 
-def test_a_bookmark_for_an_unknown_subscription_is_refused(store: SQLiteStore) -> None:
+def test_a_bookmark_for_an_unknown_subscription_is_refused(store: Store) -> None:
     with pytest.raises(UnknownSubscription):
         store.put_bookmark("c", Subscription.new_uuid(), BOOKMARK)
     assert isinstance(UnknownSubscription("x"), StoreError)
 
 
-def test_list_and_delete_bookmarks_by_subscription_client_or_all(
-    store: SQLiteStore, make_sub: MakeSub
-) -> None:
+def test_list_and_delete_bookmarks_by_subscription_client_or_all(store: Store, make_sub: MakeSub) -> None:
     s1, s2 = make_sub(), make_sub()
     for s in (s1, s2):
         store.put_subscription(s)
@@ -218,7 +216,7 @@ def test_list_and_delete_bookmarks_by_subscription_client_or_all(
     assert store.list_bookmarks() == []
 
 
-def test_copy_bookmarks_replaces_those_of_the_target(store: SQLiteStore, make_sub: MakeSub) -> None:
+def test_copy_bookmarks_replaces_those_of_the_target(store: Store, make_sub: MakeSub) -> None:
     src, dst = make_sub(), make_sub()
     store.put_subscription(src)
     store.put_subscription(dst)
@@ -236,7 +234,7 @@ def test_copy_bookmarks_replaces_those_of_the_target(store: SQLiteStore, make_su
     assert store.copy_bookmarks(src.uuid, src.uuid) == 2
 
 
-def test_copy_bookmarks_needs_both_subscriptions(store: SQLiteStore, make_sub: MakeSub) -> None:
+def test_copy_bookmarks_needs_both_subscriptions(store: Store, make_sub: MakeSub) -> None:
     sub = make_sub()
     store.put_subscription(sub)
     with pytest.raises(UnknownSubscription):
@@ -263,6 +261,7 @@ class _CommitFails:
         return getattr(self._conn, name)
 
 
+@SQLITE_ONLY
 def test_a_failed_commit_rolls_back_and_releases_the_write_lock(
     store: SQLiteStore, db_path: str, make_sub: MakeSub
 ) -> None:

@@ -1,9 +1,10 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""``wec db init|status|upgrade|downgrade``: the schema, with a report before any change.
+"""``wec db init|status|upgrade|downgrade|copy-from``: the schema, with a report before any change.
 
 ``init`` creates the schema (or completes it) and is safe to re-run, so it does not ask.
 ``upgrade`` and ``downgrade`` print the migrations they will apply or undo and ask first
-(``--yes`` for scripts): a downgrade drops what the newer schema added.
+(``--yes`` for scripts): a downgrade drops what the newer schema added. ``copy-from`` moves a
+single-node SQLite installation into the configured database (docs/high-availability.md).
 """
 
 from __future__ import annotations
@@ -111,6 +112,34 @@ def _downgrade(ctx: Context, store: Any, args: argparse.Namespace) -> int:
     return 0
 
 
+def _copy_from(ctx: Context, store: Any, args: argparse.Namespace) -> int:
+    from wec.store.base import SchemaMismatch
+    from wec.store.copy import copy_store
+    from wec.store.sqlite import SQLiteStore
+
+    store.check_schema()  # the destination: `wec db init` first
+    source = SQLiteStore(args.sqlite)
+    try:
+        try:
+            source.check_schema()
+        except SchemaMismatch as err:
+            raise CliError(f"source {args.sqlite}: {err}", 3) from err
+        ctx.out.note(
+            f"copy {len(source.list_subscriptions())} subscription(s), {len(source.list_bookmarks())} "
+            f"bookmark(s) and the heartbeats of {args.sqlite} into the configured database"
+        )
+        if not ctx.confirm("copy them (same keys are overwritten)?", args.yes):
+            raise CliError("nothing changed")
+        report = copy_store(source, store)
+    finally:
+        source.close()
+    ctx.out.line(
+        f"copied {report.subscriptions} subscription(s), {report.bookmarks} bookmark(s), "
+        f"{report.heartbeats} heartbeat(s)"
+    )
+    return 0
+
+
 def add_parsers(sub: Any) -> None:
     db = sub.add_parser("db", help="database schema: init, status, upgrade, downgrade")
     dbs = db.add_subparsers(dest="db_command", required=True, metavar="VERB")
@@ -126,4 +155,10 @@ def add_parsers(sub: Any) -> None:
     p.add_argument("to", type=int, nargs="?", help="target version (default: one step down)")
     p.add_argument("-y", "--yes", action="store_true")
     p.set_defaults(db_func=_downgrade)
+    p = dbs.add_parser(
+        "copy-from", help="copy a SQLite database (subscriptions, bookmarks, heartbeats) into this one"
+    )
+    p.add_argument("sqlite", help="the SQLite database file of the single-node installation")
+    p.add_argument("-y", "--yes", action="store_true")
+    p.set_defaults(db_func=_copy_from)
     db.set_defaults(func=_with_store)

@@ -16,6 +16,7 @@ from wec.store.base import (
     SchemaMismatch,
     Store,
     StoreError,
+    StoreUnavailable,
     SubscriptionConflict,
     UnknownSubscription,
 )
@@ -36,19 +37,27 @@ __all__ = [
     "SchemaMismatch",
     "Store",
     "StoreError",
+    "StoreUnavailable",
     "SubscriptionConflict",
     "UnknownSubscription",
     "open_store",
 ]
 
 
-def open_store(settings: DatabaseSettings) -> Store:
-    """Open the database named by ``settings`` (it is not migrated: see ``Store.init``)."""
+def open_store(settings: DatabaseSettings, *, pool_size: int = 4) -> Store:
+    """Open the database named by ``settings`` (it is not migrated: see ``Store.init``).
+
+    ``pool_size``: PostgreSQL connections at most (wecd passes its thread count plus its own
+    background threads); SQLite opens one per thread and ignores it.
+    """
     kind = settings.type.lower()
     if kind == "sqlite":
         if not settings.path:
             raise ValueError('[database] type = "SQLite" needs a path')
         return SQLiteStore(settings.path)
     if kind == "postgres":
-        raise NotImplementedError("PostgreSQL store arrives in a later release")
+        # Imported here: a SQLite-only installation need not load libpq.
+        from wec.store.postgres import PostgresStore
+
+        return PostgresStore(settings, pool_size=pool_size)
     raise ValueError(f'unknown [database] type {settings.type!r}: expected "SQLite" or "Postgres"')

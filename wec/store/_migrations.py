@@ -16,7 +16,7 @@ from importlib.resources.abc import Traversable
 
 from wec.store.base import Migration, StoreError
 
-__all__ = ["load_migrations", "split_sql", "sqlite_migrations"]
+__all__ = ["load_migrations", "postgres_migrations", "split_sql", "sqlite_migrations"]
 
 _UP = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
 _DOWN = re.compile(r"^(\d{4})_([a-z0-9_]+)\.down\.sql$")
@@ -44,6 +44,16 @@ def load_migrations(files: Iterable[Traversable]) -> list[Migration]:
 def sqlite_migrations() -> list[Migration]:
     """The SQLite schema history shipped in ``wec/store/migrations/``."""
     directory = resources.files("wec.store").joinpath("migrations")
+    return load_migrations(f for f in directory.iterdir() if f.is_file())
+
+
+def postgres_migrations() -> list[Migration]:
+    """The PostgreSQL schema history in ``wec/store/migrations/postgres/``.
+
+    Same version numbers and meanings as :func:`sqlite_migrations`, so ``wec db status``
+    reads the same on both backends.
+    """
+    directory = resources.files("wec.store").joinpath("migrations", "postgres")
     return load_migrations(f for f in directory.iterdir() if f.is_file())
 
 

@@ -1,8 +1,9 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """The storage contract: subscriptions, bookmarks and heartbeats, and the schema that holds them.
 
-Every backend (SQLite now, PostgreSQL later) implements :class:`Store` with exactly the same
-observable behaviour; the contract tests in ``tests/store/`` are written against this protocol.
+Every backend (SQLite for one node, PostgreSQL shared by several) implements :class:`Store`
+with exactly the same observable behaviour; the contract tests in ``tests/store/`` are written
+against this protocol and run on both.
 No SQL leaves a backend module: callers see only the dataclasses below, and every native
 database error is converted once, at the boundary, into :class:`StoreError` (keeping the cause).
 
@@ -30,6 +31,7 @@ __all__ = [
     "SchemaMismatch",
     "Store",
     "StoreError",
+    "StoreUnavailable",
     "SubscriptionConflict",
     "UnknownSubscription",
     "classify_machines",
@@ -40,6 +42,14 @@ __all__ = [
 
 class StoreError(Exception):
     """A storage operation failed (the native error, if any, is the ``__cause__``)."""
+
+
+class StoreUnavailable(StoreError):
+    """The database cannot be reached right now (server down, restarting, network).
+
+    Transient: the request that needed it gets a 503 and is resent by the source; the backend
+    reconnects by itself and logs the outage once, so callers need not log it again.
+    """
 
 
 class SchemaMismatch(StoreError):

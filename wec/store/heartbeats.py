@@ -18,7 +18,7 @@ import logging
 import threading
 from datetime import datetime
 
-from wec.store.base import HeartbeatUpdate, Store
+from wec.store.base import HeartbeatUpdate, Store, StoreUnavailable
 
 __all__ = ["HeartbeatQueue"]
 
@@ -99,6 +99,11 @@ class HeartbeatQueue:
                 return 0
             try:
                 self._store.put_heartbeats(list(batch.values()))
+            except StoreUnavailable:
+                # An outage: the store logs it once; here only the retry is worth noting.
+                log.debug("cannot store %d heartbeats (database unavailable); will retry", len(batch))
+                self._requeue(batch)
+                return 0
             except Exception:
                 log.warning("cannot store %d heartbeats; will retry", len(batch), exc_info=True)
                 self._requeue(batch)

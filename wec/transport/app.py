@@ -183,6 +183,8 @@ class WecApp:
     def _refuse(self, request: Request, conn: ConnectionState | None, err: HttpError) -> _Response:
         """The one place a refusal is logged and rendered: an empty body and the status."""
         level = logging.INFO if err.status == 401 and "no Authorization" in err.reason else logging.WARNING
+        if err.status == 503 and err.reason.startswith("database unavailable"):
+            level = logging.DEBUG  # the outage itself is logged once, by the store
         log.log(
             level,
             "%s %s from %s:%s (%s): %d %s",
