@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PACKAGES=(libkrb5-dev krb5-kdc krb5-admin-server krb5-user rsyslog haproxy redis-server python3-venv)
+APT_PACKAGES=(libkrb5-dev krb5-kdc krb5-admin-server krb5-user rsyslog rsyslog-relp haproxy redis-server python3-venv)
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

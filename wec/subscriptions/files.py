@@ -56,7 +56,7 @@ __all__ = [
     "subscription_document",
 ]
 
-DRIVERS = ("Files", "Tcp", "Redis", "Kafka", "UnixDatagram", "MongoDB")
+DRIVERS = ("Files", "Tcp", "Redis", "Kafka", "UnixDatagram", "MongoDB", "Relp")
 FORMATS = ("Raw", "RawJson", "Json", "Nxlog")
 
 _TOP_KEYS = frozenset({"uuid", "version", "name", "query", "options", "filter", "outputs"})
@@ -540,7 +540,7 @@ query = '''
   </Query>
 </QueryList>'''
 {options}
-# Where events go: at least one output, each a driver (Files, Tcp, Redis, Kafka, UnixDatagram, MongoDB)
+# Where events go: at least one output, each a driver (Files, Tcp, Redis, Kafka, UnixDatagram, MongoDB, Relp)
 # and a format (Raw, RawJson, Json, Nxlog).
 [[outputs]]
 driver = "Files"
