@@ -94,3 +94,67 @@ def test_mutated_valid_inputs(name: str, data: st.DataObject) -> None:
     payload = data.draw(mutated(name), label="input")
     with watchdog():
         TARGETS[name](payload)
+
+
+# Values a hostile or broken source may put in a field: numbers out of every range, other
+# digits, markup, references, control characters as references, huge and empty values.
+HOSTILE = st.sampled_from(
+    [
+        "", " ", "-1", "+7", "0x1F", "18446744073709551615", "18446744073709551616", "9" * 30,
+        "١٢٣", "1e5", "4624 ", "&#x1F600;", "&#1;", "&amp;&lt;", "<![CDATA[<x>]]>", "\t\n",
+        "2025-02-30T25:61:61.9999999Z", "0001-01-01T00:00:00Z", "9999-12-31T23:59:59.9999999-14:00",
+        "{not-a-guid}", "S-1-5-18", "x" * 3000, "é中🔐", "<b/>", "]]>",
+    ]
+)  # fmt: skip
+
+
+@st.composite
+def hostile_event(draw: st.DrawFn) -> bytes:
+    from tests.formats.factory import event_xml, rendering_xml, system_xml
+
+    def value() -> str | None:
+        return draw(st.none() | HOSTILE | st.text(max_size=12))
+
+    def escaped(text: str | None) -> str | None:
+        # Arbitrary text must stay well-formed enough to reach the field readers.
+        return None if text is None else text.replace("&", "&amp;").replace("<", "&lt;")
+
+    system = system_xml(
+        event_id=f"<EventID Qualifiers='{escaped(value()) or ''}'>{value() or ''}</EventID>",
+        version=value(),
+        level=value(),
+        task=value(),
+        opcode=value(),
+        keywords=value(),
+        time_created=f"<TimeCreated SystemTime='{escaped(value()) or ''}'/>",
+        record_id=value(),
+        execution=f"<Execution ProcessID='{escaped(value()) or ''}' ThreadID='{escaped(value()) or ''}'/>",
+        channel=value(),
+        computer=value(),
+        container=value(),
+    )
+    body = draw(
+        st.sampled_from(
+            [
+                "<EventData><Data Name='a'>{v}</Data><Data>{v}</Data><Binary>{v}</Binary></EventData>",
+                "<UserData><x xmlns='urn:x'><y>{v}</y></x></UserData>",
+                "<ProcessingErrorData><ErrorCode>{v}</ErrorCode><DataItemName>{v}</DataItemName>"
+                "<EventPayload>{v}</EventPayload></ProcessingErrorData>",
+                "<DebugData><SequenceNumber>{v}</SequenceNumber><FlagsName>{v}</FlagsName></DebugData>",
+                "<BinaryEventData>{v}</BinaryEventData>",
+            ]
+        )
+    ).format(v=value() or "")
+    rendering = rendering_xml(message=value(), level=value(), keywords=(value() or "",))
+    text = event_xml(system=system, body=body, rendering=draw(st.sampled_from([rendering, None])))
+    if draw(st.booleans()):  # Windows sometimes cuts the rendered message short
+        text = text[: draw(st.integers(0, len(text)))]
+    return text.encode("utf-8")
+
+
+@FUZZ
+@given(data=st.data())
+def test_events_with_hostile_field_values(data: st.DataObject) -> None:
+    payload = data.draw(hostile_event(), label="event")
+    with watchdog():
+        TARGETS["event"](payload)
