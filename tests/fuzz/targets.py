@@ -16,6 +16,7 @@ assertion). Inputs are bounded in size by the callers.
 | ``proxy`` | ``wec.transport.proxy.read_proxy_header`` (v1 and v2) | ``ProxyHeaderError`` |
 | ``sldc`` | ``accel.sldc.decompress`` | ``SldcError`` |
 | ``event`` | ``wec.events.parse_event``, then every format | none: it never raises |
+| ``relp`` | ``wec.outputs.relp_protocol.RelpClient`` (a RELP server's answers) | ``RelpError`` |
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ from wec.auth.multipart import (
 from wec.events import ParsedEvent, parse_event
 from wec.formats import FORMAT_NAMES, get_format
 from wec.formats.base import EventMeta
+from wec.outputs.relp_protocol import RelpClient, RelpError, Response, ServerClose
 from wec.protocol import RemoteProtocolError, parse_message
 from wec.protocol.messages import Message
 from wec.transport.proxy import V2_SIGNATURE, ProxyHeaderError, ProxyInfo, read_proxy_header
@@ -219,12 +221,40 @@ def event(data: bytes) -> None:
             raise InvariantBroken(f"event: format {name} wrote invalid JSON: {record[:200]!r}") from err
 
 
+_RELP_OPEN_OK = b"1 rsp 53 200 OK\nrelp_version=0\ncommands=syslog\nrelp_software=x"
+
+
+def relp(data: bytes) -> None:
+    """A session that sent ``open`` and 3 messages (window 2 after the first answer) reads
+    ``data`` as the server's bytes, cut in two at the position the first byte says."""
+    client = RelpClient(window=4)
+    client.open()
+    cut = data[0] if data else 0
+    stream = data[1:]
+    try:
+        for chunk in (stream[:cut], stream[cut:]):
+            for ev in client.receive_data(chunk):
+                if not isinstance(ev, Response | ServerClose):
+                    raise InvariantBroken(f"relp: unexpected event {ev!r}")
+                if client.can_send:
+                    client.syslog(b"m")
+    except RelpError:
+        return
+    except InvariantBroken:
+        raise
+    except Exception as err:
+        raise _unexpected("relp", err) from err
+    if client.unanswered > client.window:
+        raise InvariantBroken("relp: more frames in flight than the window")
+
+
 TARGETS: dict[str, Callable[[bytes], None]] = {
     "envelope": envelope,
     "multipart": multipart,
     "proxy": proxy,
     "sldc": sldc,
     "event": event,
+    "relp": relp,
 }
 
 
@@ -282,12 +312,21 @@ def _sldc_seeds() -> list[bytes]:
     ]
 
 
+def _relp_seeds() -> list[bytes]:
+    answers = b"2 rsp 6 200 OK\n3 rsp 6 200 OK\n4 rsp 17 500 data too long\n0 serverclose 0\n"
+    return [
+        bytes([len(_RELP_OPEN_OK) // 2]) + _RELP_OPEN_OK + b"\n" + answers,
+        b"\x05" + _RELP_OPEN_OK + b"\n",
+    ]
+
+
 _SEEDS: dict[str, Callable[[], list[bytes]]] = {
     "envelope": _envelope_seeds,
     "multipart": _multipart_seeds,
     "proxy": _proxy_seeds,
     "sldc": _sldc_seeds,
     "event": _event_seeds,
+    "relp": _relp_seeds,
 }
 
 
