@@ -6,7 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PACKAGES=(libkrb5-dev krb5-kdc krb5-admin-server krb5-user rsyslog haproxy redis-server python3-venv
+APT_PACKAGES=(libkrb5-dev krb5-kdc krb5-admin-server krb5-user rsyslog rsyslog-relp haproxy redis-server python3-venv
   postgresql)
 missing=()
 for p in "${APT_PACKAGES[@]}"; do

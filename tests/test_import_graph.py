@@ -20,7 +20,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 # Bottom first. A new top-level module must be placed here, which is the point.
 LAYERS: tuple[frozenset[str], ...] = (
-    frozenset({"model", "xmlparser", "accel", "metrics_env", "sim"}),
+    frozenset({"model", "xmlparser", "sanitize", "permissions", "accel", "metrics_env", "sim"}),
     frozenset({"formats", "auth", "protocol", "store"}),
     frozenset({"outputs"}),
     frozenset({"subscriptions"}),

@@ -101,7 +101,7 @@ class ClientFilter:
 class OutputConfig:
     """One output of a subscription: a driver (where) × a format (which bytes)."""
 
-    driver: str  # "Files" | "Tcp" | "Redis" | "Kafka" | "UnixDatagram" | "MongoDB"
+    driver: str  # "Files" | "Tcp" | "Redis" | "Kafka" | "UnixDatagram" | "MongoDB" | "Relp"
     format: str  # "Raw" | "RawJson" | "Json" | "Nxlog"
     config: dict[str, Any] = field(default_factory=dict)
     enabled: bool = True

@@ -250,7 +250,9 @@ class TestConfig:
     def test_write_concern(
         self, secantus: Receiver, names: tuple[str, str], value: object, w: object
     ) -> None:
-        d = driver(secantus, names, write_concern=value)
+        # w=0 needs the explicit acknowledgement of its risk (tests/outputs/test_unacknowledged.py)
+        allow = {"allow_unacknowledged": True} if w == 0 else {}
+        d = driver(secantus, names, write_concern=value, **allow)
         try:
             assert d.collection.write_concern.document == {"w": w}
         finally:

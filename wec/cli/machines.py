@@ -38,13 +38,17 @@ def _interval(sub: Subscription, args: argparse.Namespace) -> int:
 
 
 def _row_json(row: HeartbeatRow, state: MachineState | None = None) -> dict[str, Any]:
+    # OpenWEC's keys first (its heartbeats JSON, subscription fields flattened), so that its
+    # scripts read ours unchanged; wec's own fields stand beside them (docs/cli.md).
     d: dict[str, Any] = {
         "machine": row.client,
-        "subscription": {"uuid": row.subscription_uuid, "name": row.subscription_name},
         "ip": row.ip,
+        "subscription_uuid": row.subscription_uuid,
+        "subscription_name": row.subscription_name,
         "first_seen": iso(row.first_seen),
         "last_seen": iso(row.last_seen),
         "last_event_seen": iso(row.last_event_seen),
+        "subscription": {"uuid": row.subscription_uuid, "name": row.subscription_name},
     }
     if state is not None:
         d["state"] = state.value
@@ -164,13 +168,23 @@ def cmd_stats(ctx: Context, args: argparse.Namespace) -> int:
         interval = _interval(sub, args)
         start = now - timedelta(seconds=interval)
         counts = ctx.store.machine_states(sub.uuid, start).counts()
+        total = sum(counts.values())
         result.append(
             {
+                # OpenWEC's `stats --format json` keys, then wec's own (docs/cli.md).
+                "subscription_name": sub.name,
+                "subscription_uuid": sub.uuid,
+                "subscription_uri": sub.uri,
+                "since": iso(start),
+                "total_machines_count": total,
+                "alive_machines_count": counts[MachineState.ALIVE],
+                "active_machines_count": counts[MachineState.ACTIVE],
+                "dead_machines_count": counts[MachineState.DEAD],
                 "subscription": {"uuid": sub.uuid, "name": sub.name},
                 "enabled": sub.enabled,
                 "interval": interval,
                 "start": iso(start),
-                "total": sum(counts.values()),
+                "total": total,
                 "active": counts[MachineState.ACTIVE],
                 "alive": counts[MachineState.ALIVE],
                 "dead": counts[MachineState.DEAD],
@@ -210,9 +224,13 @@ def cmd_bookmarks_show(ctx: Context, args: argparse.Namespace) -> int:
         ctx.out.json(
             [
                 {
+                    # OpenWEC's bookmark fields (it prints them as text only), named as in its
+                    # heartbeats JSON; then wec's own.
                     "machine": b.client,
-                    "subscription": {"uuid": sub.uuid, "name": sub.name},
+                    "subscription_uuid": sub.uuid,
+                    "subscription_name": sub.name,
                     "bookmark": b.bookmark,
+                    "subscription": {"uuid": sub.uuid, "name": sub.name},
                 }
                 for b in rows
             ]

@@ -33,7 +33,9 @@ from wec.outputs.context import ConfigReader, DriverContext
 
 __all__ = ["KafkaDriver"]
 
-_KEYS = ("topic", "options")
+_KEYS = ("topic", "options", "allow_unacknowledged")
+# librdkafka's names for the producer's acknowledgement setting (``acks`` is an alias).
+_ACKS_NAMES = ("acks", "request.required.acks")
 _DEFAULT_DELIVERY_TIMEOUT_MS = 30_000
 # Extra wait beyond the delivery timeout: librdkafka reports a timed-out message only
 # after its timeout scan, which runs about once a second.
@@ -169,6 +171,16 @@ class KafkaDriver:
             if not isinstance(value, str | int | float | bool):
                 raise r.error("options", f"option {name!r}: expected a string, number or boolean")
         options = _effective_options(context.kafka_options, own)
+        acks = [name for name in _ACKS_NAMES if str(options.get(name, "")).strip() == "0"]
+        if acks and not r.boolean("allow_unacknowledged", False):
+            # acks=0: the producer never hears from the broker, so every delivery report says
+            # "delivered" and a lost batch is acknowledged to the source (docs/outputs.md).
+            raise ValueError(
+                f"Kafka: option {acks[0]} = 0 makes failed deliveries invisible, so events could "
+                'be lost while the source is told they were delivered; use "all" (or set '
+                "allow_unacknowledged = true to accept that loss)"
+            )
+        r.boolean("allow_unacknowledged", False)
         if context.check_only and not context.on_collector and not options.get("bootstrap.servers"):
             # The brokers may come from the collector's settings, which a file check lacks.
             options = {**options, "bootstrap.servers": "(from the collector's settings)"}

@@ -33,6 +33,7 @@ import re
 import threading
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import parse_qsl
 
 import orjson
 from bson.errors import BSONError
@@ -43,9 +44,12 @@ from pymongo.errors import BulkWriteError, ConfigurationError, OperationFailure,
 from wec.outputs.base import OutputBatch, OutputError
 from wec.outputs.context import ConfigReader, DriverContext
 
-__all__ = ["INDEXES", "MongoDBDriver", "to_document"]
+__all__ = ["INDEXES", "MongoDBDriver", "to_document", "uri_write_concern"]
 
-_KEYS = ("uri", "database", "collection", "keep_raw", "ttl_days", "write_concern", "timeout")
+_KEYS = (
+    "uri", "database", "collection", "keep_raw", "ttl_days", "write_concern", "timeout",
+    "allow_unacknowledged",
+)  # fmt: skip
 _DUPLICATE_KEY = 11000
 _INDEX_CONFLICTS = {85, 86}  # IndexOptionsConflict, IndexKeySpecsConflict
 
@@ -113,6 +117,19 @@ def to_document(record: bytes, raw: str | None = None) -> dict[str, Any]:
     return doc
 
 
+def uri_write_concern(uri: str) -> str | None:
+    """The ``w`` option of a connection string, or None (option names are case-insensitive)."""
+    query = uri.partition("?")[2]
+    for name, value in parse_qsl(query.replace(";", "&"), keep_blank_values=True):
+        if name.lower() == "w":
+            return value
+    return None
+
+
+def _unacknowledged(w: str | int | None) -> bool:
+    return w is not None and str(w).strip() == "0"
+
+
 def _only_duplicates(err: BulkWriteError) -> bool:
     details = err.details
     return not details.get("writeConcernErrors") and all(
@@ -178,8 +195,20 @@ class MongoDBDriver:
                     "write_concern", f'expected "majority", a tag name or an integer >= 0, got {value!r}'
                 )
             write_concern = value
+        # w=0 ("fire and forget"): the server never reports a failed insert, so a batch would
+        # be acknowledged to the source although nothing was written (docs/outputs.md).
+        uri = r.required_string("uri")
+        effective = write_concern if write_concern is not None else uri_write_concern(uri)
+        if _unacknowledged(effective) and not r.boolean("allow_unacknowledged", False):
+            where = "write_concern = 0" if write_concern is not None else "w=0 in the uri"
+            raise ValueError(
+                f"MongoDB: {where} makes failed writes invisible, so events could be lost while "
+                'the source is told they were delivered; use 1 or "majority" (or set '
+                "allow_unacknowledged = true to accept that loss)"
+            )
+        r.boolean("allow_unacknowledged", False)
         return cls(
-            r.required_string("uri"),
+            uri,
             r.string("database", "wec") or "wec",
             r.string("collection", "events") or "events",
             keep_raw=r.boolean("keep_raw", False),

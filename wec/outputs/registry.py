@@ -28,6 +28,7 @@ DRIVERS: dict[str, tuple[str, str]] = {
     "Kafka": ("wec.outputs.kafka", "KafkaDriver"),
     "UnixDatagram": ("wec.outputs.unix", "UnixDatagramDriver"),
     "MongoDB": ("wec.outputs.mongodb", "MongoDBDriver"),
+    "Relp": ("wec.outputs.relp", "RelpDriver"),
 }
 
 # Drivers whose client library is optional: name → (extra of setup.py, distribution,

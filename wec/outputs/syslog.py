@@ -37,6 +37,7 @@ __all__ = [
     "SyslogConfig",
     "extract_fields",
     "frame",
+    "one_line",
     "rfc5424_timestamp",
     "severity",
     "structured_data",
@@ -350,6 +351,48 @@ def syslog_message(record: bytes, config: SyslogConfig, sd: bytes = NIL) -> byte
         sd,
     )
     return header + _BOM + record if config.bom else header + record
+
+
+# Markup that is not character data, where a line break means something else than in text:
+# CDATA sections (taken literally), comments, and tags with their quoted attribute values
+# (where a line break is white space). Anything else between them is character data.
+_MARKUP = re.compile(
+    rb"<!\[CDATA\[.*?\]\]>|<!--.*?-->|<(?:[^>\"']|\"[^\"]*\"|'[^']*')*>",
+    re.S,
+)
+_LINE_BREAK = re.compile(rb"\r\n|\r|\n")
+
+
+def _markup_one_line(m: re.Match[bytes]) -> bytes:
+    token = m[0]
+    if token.startswith(b"<![CDATA["):
+        # A reference means nothing inside CDATA: close the section around the line break.
+        return _LINE_BREAK.sub(b"]]>&#10;<![CDATA[", token)
+    # In a tag, a line break is white space (in an attribute value, XML normalises it to a
+    # space anyway); in a comment it does not matter.
+    return _LINE_BREAK.sub(b" ", token)
+
+
+def one_line(record: bytes) -> bytes:
+    """``record`` without raw line breaks (CR, LF), meaning the same to an XML reader.
+
+    Over an LF-framed stream a line break ends the message, so an event carrying
+    ``\n<13>1 … forged-host …`` (in a CDATA section, ``<`` needs no escaping) would otherwise
+    put a complete message of the source's choosing on the receiver's side. In character data
+    a line break becomes the reference ``&#10;`` (XML reads CR LF and a lone CR as LF); in a
+    CDATA section the section is closed around it; in a tag it becomes a space. Only Raw (XML)
+    records can hold raw line breaks: the JSON formats escape them.
+    """
+    if b"\n" not in record and b"\r" not in record:
+        return record
+    out = bytearray()
+    position = 0
+    for m in _MARKUP.finditer(record):
+        out += _LINE_BREAK.sub(b"&#10;", record[position : m.start()])
+        out += _markup_one_line(m)
+        position = m.end()
+    out += _LINE_BREAK.sub(b"&#10;", record[position:])
+    return bytes(out)
 
 
 def frame(message: bytes, framing: str) -> bytes:

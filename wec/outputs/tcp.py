@@ -31,7 +31,7 @@ from typing import Any
 
 from wec.outputs.base import OutputBatch, OutputError
 from wec.outputs.context import ConfigReader, DriverContext
-from wec.outputs.syslog import NIL, SyslogConfig, frame, structured_data, syslog_message
+from wec.outputs.syslog import NIL, SyslogConfig, frame, one_line, structured_data, syslog_message
 
 __all__ = ["FRAMINGS", "TcpDriver"]
 
@@ -154,7 +154,12 @@ class TcpDriver:
             return b"".join(frame(r, self.framing) for r in batch.records)
         config = self.syslog
         sd = structured_data(batch.meta, config.sd_id) if config.structured_data else NIL
-        return b"".join(frame(syslog_message(r, config, sd), self.framing) for r in batch.records)
+        records = batch.records
+        if self.framing == "lf":
+            # A line break inside an event would end the syslog message there and let the
+            # source write the next one, header included: keep each event on its line.
+            records = tuple(one_line(r) for r in records)
+        return b"".join(frame(syslog_message(r, config, sd), self.framing) for r in records)
 
     # --- connection ----------------------------------------------------------------------------
 
