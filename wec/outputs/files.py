@@ -32,6 +32,7 @@ is always exactly one event.
 
 from __future__ import annotations
 
+import errno
 import ipaddress
 import logging
 import os
@@ -279,9 +280,12 @@ def _group_sync(handle: Any, ticket: int, fd: int) -> None:
         covered = handle.written  # every batch counted here is already in the page cache
         try:
             os.fdatasync(fd)
-        except OSError:
-            handle.synced = -1  # the writer drops this handle; nobody may trust it again
-            raise
+        except OSError as err:
+            if err.errno != errno.EINVAL:
+                handle.synced = -1  # the writer drops this handle; nobody may trust it again
+                raise
+            # A pipe or a character device (a FIFO read by another program, /dev/stdout):
+            # nothing of it lives on a disk, so there is nothing to sync.
         handle.synced = covered
 
 
