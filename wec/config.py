@@ -150,7 +150,7 @@ class OutputsSettings:
     kafka_options: dict[str, Any] = field(default_factory=dict, metadata=_meta(toml="kafka.options"))
     # wec additions (docs/outputs.md, "Deadlines")
     # seconds a batch waits for its outputs before it is refused (503)
-    write_timeout: float = field(default=30.0, metadata=_POSITIVE)
+    write_timeout: float = field(default=45.0, metadata=_POSITIVE)
     # threads running output writes, shared by every subscription of the process
     write_threads: int = field(default=16, metadata=_POSITIVE)
 

@@ -45,7 +45,7 @@ __all__ = [
     "build_pipeline",
 ]
 
-DEFAULT_WRITE_TIMEOUT = 30.0  # seconds; outputs.write_timeout
+DEFAULT_WRITE_TIMEOUT = 45.0  # seconds; outputs.write_timeout
 DEFAULT_MAX_ABANDONED = 2  # writes past their deadline one output may leave running
 
 log = logging.getLogger("wec.outputs.pipeline")
