@@ -209,13 +209,15 @@ class Pipeline:
 
 
 def _write_one(o: OutputRuntime, batch: OutputBatch) -> BaseException | None:
+    # The error travels on (DeliveryFailed, the 503's log line) without its traceback, whose
+    # frames would keep the batch alive as long as the error is.
     try:
         o.driver.write(batch)
     except OutputError as err:
-        return err
+        return err.with_traceback(None)
     except Exception as err:  # a driver bug must fail the batch, not the server
         log.exception("output %s raised an unexpected error", o.label)
-        return err
+        return err.with_traceback(None)
     return None
 
 

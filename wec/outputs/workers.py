@@ -117,5 +117,6 @@ class OutputWorkers:
                 job.future.set_exception(err)
             else:
                 job.future.set_result(result)
+                del result
             finally:
-                del fn, args  # do not keep the batch until the next job arrives
+                del fn, args, job  # do not keep the batch until the next job arrives
