@@ -225,8 +225,8 @@ def test_a_hung_output_keeps_memory_bounded_while_sources_resend(
     # The resends did not pile up: in the measured window more batch bytes went through
     # the collector (and were refused) than twice what its resident size may grow.
     assert summary.resent >= 20, summary.to_dict()
-    assert handled > 16 << 20, handled
-    assert peak - settled < 8 << 20, (samples, handled)
+    assert handled > 8 << 20, handled
+    assert peak - settled < 4 << 20, (samples, handled)
     assert "earlier write(s) past their deadline still hang" in logs
     # B was served throughout; A's acknowledged events (if any) are all in its file.
     b_keys = output_keys(collector, "out/**/b.xml")
