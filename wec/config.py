@@ -101,8 +101,16 @@ class ServerSettings:
     max_connections_per_address: int = 64
     # complete requests waiting for a busy thread before new ones get a fast 503
     max_queued_requests: int = field(default=64, metadata=_POSITIVE)
+    # Events requests of one subscription delivering at the same time (per process); beyond
+    # it, 503 at once. None: a quarter of thread_pool_size (at least 1). docs/operations.md
+    max_requests_per_subscription: int | None = field(default=None, metadata=_POSITIVE)
     numba_cache_dir: str | None = None
     state_dir: str | None = None  # base for relative paths (SQLite path, files outputs)
+
+    @property
+    def subscription_request_limit(self) -> int:
+        """``max_requests_per_subscription``, or its default: a quarter of the threads."""
+        return self.max_requests_per_subscription or max(1, self.thread_pool_size // 4)
 
 
 @dataclass(frozen=True)
@@ -150,6 +158,11 @@ class OutputsSettings:
         default=600.0, metadata=_meta(positive=True, toml="files.files_descriptor_close_timeout")
     )
     kafka_options: dict[str, Any] = field(default_factory=dict, metadata=_meta(toml="kafka.options"))
+    # wec additions (docs/outputs.md, "Deadlines")
+    # seconds a batch waits for its outputs before it is refused (503)
+    write_timeout: float = field(default=45.0, metadata=_POSITIVE)
+    # threads running output writes, shared by every subscription of the process
+    write_threads: int = field(default=16, metadata=_POSITIVE)
 
 
 @dataclass(frozen=True)

@@ -295,6 +295,9 @@ class Daemon:
         signal.signal(signal.SIGTERM, stop)
         signal.signal(signal.SIGINT, stop)
         signal.signal(signal.SIGHUP, hup)
+        # A file grown past RLIMIT_FSIZE must fail its write (EFBIG: that batch gets a 503,
+        # docs/operations.md "Disk errors"), not kill the collector with SIGXFSZ.
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
 
     def request_stop(self) -> None:
         self._stop.set()

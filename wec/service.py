@@ -28,8 +28,10 @@ subscription from the database, and only subscriptions whose outputs changed get
 from __future__ import annotations
 
 import logging
+import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -40,6 +42,7 @@ from wec.model import Subscription
 from wec.outputs.context import DriverContext
 from wec.outputs.handles import FileHandles
 from wec.outputs.pipeline import DeliveryFailed, Pipeline, build_pipeline
+from wec.outputs.workers import OutputWorkers
 from wec.protocol import (
     End,
     Enumerate,
@@ -92,8 +95,15 @@ class CollectorService:
     One instance serves every listen address (each has its own transport app) and every
     thread of the HTTP server: the handlers keep no per-request state, the registry and the
     heartbeat queue are thread-safe, and outputs are written by a shared pool of
-    ``output_threads`` threads. ``sync``, ``maybe_sync``, ``reload_outputs``, ``reopen`` and
-    ``close`` are for the daemon (housekeeping thread, SIGHUP, shutdown).
+    ``outputs.write_threads`` threads, each write bounded by ``outputs.write_timeout``.
+
+    One subscription may have at most ``server.max_requests_per_subscription`` Events
+    requests delivering at once; the next gets a 503 at once. A subscription whose outputs
+    hang thus holds a bounded share of the request threads, and Enumerate, heartbeats and
+    the other subscriptions keep being served (docs/operations.md, "Slow or hung outputs").
+
+    ``sync``, ``maybe_sync``, ``reload_outputs``, ``reopen`` and ``close`` are for the daemon
+    (housekeeping thread, SIGHUP, shutdown).
     """
 
     def __init__(
@@ -102,7 +112,6 @@ class CollectorService:
         store: Store,
         heartbeats: HeartbeatQueue,
         *,
-        output_threads: int = 16,
         metrics: Metrics | None = None,
         file_handles: FileHandles | None = None,
     ) -> None:
@@ -114,13 +123,18 @@ class CollectorService:
         self.sync_on_requests = True
         self.store = store
         self.heartbeats = heartbeats
-        self._executor = ThreadPoolExecutor(max_workers=output_threads, thread_name_prefix="wec-output")
+        self._workers = OutputWorkers(settings.outputs.write_threads)
+        self._request_limit = settings.server.subscription_request_limit
+        self._delivering: dict[str, int] = {}  # Events requests in delivery, by subscription
+        self._delivering_lock = threading.Lock()
         self.registry = SubscriptionRegistry(store, self._build_pipeline)
 
     # --- subscriptions -----------------------------------------------------------------------
 
     def _build_pipeline(self, sub: Subscription) -> Pipeline:
-        return build_pipeline(sub.outputs, self._context, executor=self._executor)
+        return build_pipeline(
+            sub.outputs, self._context, workers=self._workers, timeout=self.settings.outputs.write_timeout
+        )
 
     def _context(self, format_name: str) -> DriverContext:
         return DriverContext(
@@ -171,7 +185,8 @@ class CollectorService:
 
     def close(self) -> None:
         self.registry.close()
-        self._executor.shutdown(wait=True)
+        # Does not wait for writes stuck in the kernel (a hung mount): they cannot finish.
+        self._workers.shutdown()
 
     # --- messages ----------------------------------------------------------------------------
 
@@ -279,10 +294,40 @@ class CollectorService:
         if not msg.header.version:
             raise ServiceError(400, "Events without the Version reference parameter")
         try:
-            with self.registry.pipeline(runtime) as pipeline:
+            with self._request_slot(sub), self.registry.pipeline(runtime) as pipeline:
                 return self._deliver(msg, ctx, runtime, pipeline)
         except PipelineUnavailable as err:
             raise ServiceError(503, f"subscription {sub.name}: outputs unavailable: {err}") from err
+
+    @contextmanager
+    def _request_slot(self, sub: Subscription) -> Iterator[None]:
+        """Count one Events request of ``sub`` in delivery, or refuse it (503) when the
+        subscription already has its share of the request threads."""
+        key = sub.uuid_upper
+        with self._delivering_lock:
+            busy = self._delivering.get(key, 0)
+            if busy >= self._request_limit:
+                refused = True
+            else:
+                refused = False
+                self._delivering[key] = busy + 1
+        if refused:
+            log.warning(
+                "subscription %s: %d batches already in delivery (its outputs are slow or hung); "
+                "refusing another",
+                sub.name,
+                busy,
+            )
+            raise ServiceError(503, f"subscription {sub.name}: {busy} batches already in delivery")
+        try:
+            yield
+        finally:
+            with self._delivering_lock:
+                left = self._delivering[key] - 1
+                if left:
+                    self._delivering[key] = left
+                else:
+                    del self._delivering[key]
 
     def _deliver(
         self, msg: EventsBatch, ctx: RequestContext, runtime: SubscriptionRuntime, pipeline: Pipeline

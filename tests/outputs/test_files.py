@@ -471,19 +471,22 @@ soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
 resource.setrlimit(resource.RLIMIT_FSIZE, (100, hard))
 batch = OutputBatch(records=tuple(b'{"n":%d,"pad":"%s"}' % (i, b"x" * 40) for i in range(3)), meta=meta)
 try:
-    driver.write(batch)  # 100 bytes go out, then EFBIG: half a batch, the last line torn
+    driver.write(batch)  # 100 bytes go out, then EFBIG: half a batch, cut back to 0
     sys.exit("the write should have failed")
 except OutputError:
     pass
+import os
+assert os.path.getsize(path) == 0, os.path.getsize(path)
 resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
 driver.write(batch)  # the source's resend
 """
 
 
-def test_a_torn_last_line_never_swallows_the_first_event_of_the_resend(tmp_path: Path) -> None:
-    # A write that fails half-way (disk full, file size limit) leaves a line without its
-    # newline; the resent batch must start on a line of its own, or its first event is
-    # glued to the fragment and lost for every line-based reader.
+def test_a_write_cut_by_efbig_is_truncated_away_and_the_resend_is_whole(tmp_path: Path) -> None:
+    # A write that fails half-way (disk full, file size limit) would leave half a batch and a
+    # line without its newline. The driver cuts the file back to where the batch began: no
+    # partial line for a reader, no event of the refused batch counted as delivered; the
+    # resent batch is then written whole.
     import json
     import subprocess
     import sys
@@ -492,11 +495,5 @@ def test_a_torn_last_line_never_swallows_the_first_event_of_the_resend(tmp_path:
     subprocess.run([sys.executable, "-c", _TORN_SCRIPT, str(out)], check=True, timeout=60)
     lines = out.read_bytes().split(b"\n")
     assert lines[-1] == b""
-    parsed = []
-    for line in lines[:-1]:
-        try:
-            parsed.append(json.loads(line)["n"])
-        except ValueError:
-            continue  # the torn fragment
-    # the first record fit in 100 bytes, the second was torn, then the whole resend
-    assert parsed == [0, 0, 1, 2]
+    parsed = [json.loads(line)["n"] for line in lines[:-1]]  # every line is a whole event
+    assert parsed == [0, 1, 2]

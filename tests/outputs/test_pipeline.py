@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -22,6 +21,7 @@ from wec.outputs.base import OutputBatch, OutputError
 from wec.outputs.context import DriverContext
 from wec.outputs.handles import FileHandles
 from wec.outputs.pipeline import DeliveryFailed, OutputRuntime, Pipeline, build_pipeline
+from wec.outputs.workers import OutputWorkers
 
 WAIT = 10.0
 
@@ -85,12 +85,12 @@ def runtime(index: int, driver: RecordingDriver, fmt: Format, name: str = "Mem")
 
 
 @pytest.fixture
-def executor() -> Iterator[ThreadPoolExecutor]:
-    ex = ThreadPoolExecutor(max_workers=8, thread_name_prefix="wec-test-outputs")
+def executor() -> Iterator[OutputWorkers]:
+    ex = OutputWorkers(8, name="wec-test-outputs")
     try:
         yield ex
     finally:
-        ex.shutdown(wait=True, cancel_futures=True)
+        ex.shutdown()
 
 
 EVENTS = ["<Event>1</Event>", "<Event>2</Event>", "<Event>3</Event>"]
@@ -99,11 +99,11 @@ EVENTS = ["<Event>1</Event>", "<Event>2</Event>", "<Event>3</Event>"]
 # --- formats ---------------------------------------------------------------------------------
 
 
-def test_each_distinct_format_is_computed_once(executor: ThreadPoolExecutor) -> None:
+def test_each_distinct_format_is_computed_once(executor: OutputWorkers) -> None:
     a, b = CountingFormat("A"), CountingFormat("B")
     drivers = [RecordingDriver() for _ in range(3)]
     pipeline = Pipeline(
-        [runtime(0, drivers[0], a), runtime(1, drivers[1], a), runtime(2, drivers[2], b)], executor=executor
+        [runtime(0, drivers[0], a), runtime(1, drivers[1], a), runtime(2, drivers[2], b)], workers=executor
     )
 
     report = pipeline.deliver(EVENTS, META)
@@ -138,12 +138,12 @@ def test_an_event_a_format_cannot_serialise_is_dropped_from_that_format_only() -
 # --- concurrency -----------------------------------------------------------------------------
 
 
-def test_several_outputs_are_written_concurrently(executor: ThreadPoolExecutor) -> None:
+def test_several_outputs_are_written_concurrently(executor: OutputWorkers) -> None:
     barrier = threading.Barrier(3)
     fmt = CountingFormat("A")
     drivers = [RecordingDriver(barrier=barrier) for _ in range(3)]
 
-    Pipeline([runtime(i, d, fmt) for i, d in enumerate(drivers)], executor=executor).deliver(EVENTS, META)
+    Pipeline([runtime(i, d, fmt) for i, d in enumerate(drivers)], workers=executor).deliver(EVENTS, META)
 
     # the barrier only opens when all three writes run at the same time
     assert all(len(d.batches) == 1 for d in drivers)
@@ -160,12 +160,14 @@ def test_without_executor_outputs_are_written_in_order_on_the_calling_thread() -
     assert [d.threads for d in drivers] == [[threading.get_ident()], [threading.get_ident()]]
 
 
-def test_a_single_output_is_written_on_the_calling_thread(executor: ThreadPoolExecutor) -> None:
+def test_a_single_output_is_written_on_an_output_thread_under_the_deadline(executor: OutputWorkers) -> None:
+    # One output too: the request thread only waits (with a deadline), it never writes.
     driver = RecordingDriver()
 
-    Pipeline([runtime(0, driver, CountingFormat("A"))], executor=executor).deliver(EVENTS, META)
+    Pipeline([runtime(0, driver, CountingFormat("A"))], workers=executor).deliver(EVENTS, META)
 
-    assert driver.threads == [threading.get_ident()]
+    assert len(driver.batches) == 1
+    assert driver.threads != [threading.get_ident()]
 
 
 # --- failures --------------------------------------------------------------------------------
@@ -173,13 +175,13 @@ def test_a_single_output_is_written_on_the_calling_thread(executor: ThreadPoolEx
 
 @pytest.mark.parametrize("concurrent", [True, False])
 def test_one_failing_output_fails_the_batch_and_the_others_still_receive_it(
-    executor: ThreadPoolExecutor, concurrent: bool
+    executor: OutputWorkers, concurrent: bool
 ) -> None:
     fmt = CountingFormat("A")
     good1, bad, good2 = RecordingDriver(), RecordingDriver(fail=OutputError("disk full")), RecordingDriver()
     pipeline = Pipeline(
         [runtime(0, good1, fmt), runtime(1, bad, fmt, name="Broken"), runtime(2, good2, fmt)],
-        executor=executor if concurrent else None,
+        workers=executor if concurrent else None,
     )
 
     with pytest.raises(DeliveryFailed) as info:
@@ -191,7 +193,7 @@ def test_one_failing_output_fails_the_batch_and_the_others_still_receive_it(
     assert len(good1.batches) == 1 and len(good2.batches) == 1
 
 
-def test_every_failing_output_is_named(executor: ThreadPoolExecutor) -> None:
+def test_every_failing_output_is_named(executor: OutputWorkers) -> None:
     fmt = CountingFormat("A")
     pipeline = Pipeline(
         [
@@ -199,7 +201,7 @@ def test_every_failing_output_is_named(executor: ThreadPoolExecutor) -> None:
             runtime(1, RecordingDriver(), fmt),
             runtime(2, RecordingDriver(fail=OutputError("timeout")), fmt, name="Kafka"),
         ],
-        executor=executor,
+        workers=executor,
     )
 
     with pytest.raises(DeliveryFailed) as info:
@@ -211,12 +213,12 @@ def test_every_failing_output_is_named(executor: ThreadPoolExecutor) -> None:
 
 @pytest.mark.parametrize("concurrent", [True, False])
 def test_unexpected_driver_exception_becomes_delivery_failed(
-    executor: ThreadPoolExecutor, concurrent: bool, caplog: pytest.LogCaptureFixture
+    executor: OutputWorkers, concurrent: bool, caplog: pytest.LogCaptureFixture
 ) -> None:
     fmt = CountingFormat("A")
     buggy, good = RecordingDriver(fail=KeyError("driver bug")), RecordingDriver()
     pipeline = Pipeline(
-        [runtime(0, buggy, fmt), runtime(1, good, fmt)], executor=executor if concurrent else None
+        [runtime(0, buggy, fmt), runtime(1, good, fmt)], workers=executor if concurrent else None
     )
 
     with pytest.raises(DeliveryFailed) as info:
@@ -234,12 +236,12 @@ def test_unexpected_exception_of_a_single_output_becomes_delivery_failed() -> No
         pipeline.deliver(EVENTS, META)
 
 
-def test_a_hanging_output_times_out(executor: ThreadPoolExecutor) -> None:
+def test_a_hanging_output_times_out(executor: OutputWorkers) -> None:
     release = threading.Event()
     fmt = CountingFormat("A")
     hanging, good = RecordingDriver(block=release), RecordingDriver()
     pipeline = Pipeline(
-        [runtime(0, hanging, fmt, name="Slow"), runtime(1, good, fmt)], executor=executor, timeout=0.3
+        [runtime(0, hanging, fmt, name="Slow"), runtime(1, good, fmt)], workers=executor, timeout=0.3
     )
 
     try:
@@ -300,7 +302,7 @@ def file_handles() -> Iterator[FileHandles]:
 
 
 def test_build_pipeline_writes_real_files_in_raw_and_json(
-    tmp_path: Path, executor: ThreadPoolExecutor, file_handles: FileHandles
+    tmp_path: Path, executor: OutputWorkers, file_handles: FileHandles
 ) -> None:
     events = [event_xml(system=system_xml(record_id=str(n))) for n in (101, 102)]
     outputs = [
@@ -316,7 +318,7 @@ def test_build_pipeline_writes_real_files_in_raw_and_json(
             node_name="wec-a", format_name=fmt, base_dir=str(tmp_path), file_handles=file_handles
         )
 
-    pipeline = build_pipeline(outputs, context, executor=executor)
+    pipeline = build_pipeline(outputs, context, workers=executor)
     report = pipeline.deliver(events, META)
     pipeline.deliver(events[:1], META)
 
@@ -374,11 +376,11 @@ def test_real_files_output_failure_fails_the_batch_and_recovers(
 
 
 def test_a_shut_down_executor_fails_the_batch_instead_of_raising() -> None:
-    ex = ThreadPoolExecutor(max_workers=2)
-    ex.shutdown(wait=True)
+    ex = OutputWorkers(2)
+    ex.shutdown()
     fmt = CountingFormat("A")
     drivers = [RecordingDriver(), RecordingDriver()]
-    pipeline = Pipeline([runtime(i, d, fmt) for i, d in enumerate(drivers)], executor=ex)
+    pipeline = Pipeline([runtime(i, d, fmt) for i, d in enumerate(drivers)], workers=ex)
 
     with pytest.raises(DeliveryFailed) as info:
         pipeline.deliver(EVENTS, META)
@@ -417,3 +419,102 @@ def test_build_pipeline_closes_the_drivers_it_built_when_a_later_output_fails(
             lambda fmt: DriverContext(format_name=fmt),
         )
     assert [d.closed for d in _TrackedDriver.built] == [1]
+
+
+# --- deadlines, hung outputs (issue 13) ------------------------------------------------------
+
+
+def test_a_hung_output_holds_at_most_max_abandoned_threads_then_refuses_at_once() -> None:
+    release = threading.Event()
+    workers = OutputWorkers(4, name="wec-test-hung")
+    fmt = CountingFormat("A")
+    hung = RecordingDriver(block=release)
+    pipeline = Pipeline([runtime(0, hung, fmt, name="Hung")], workers=workers, timeout=0.2, max_abandoned=2)
+    try:
+        errors = []
+        for _ in range(5):
+            with pytest.raises(DeliveryFailed) as info:
+                pipeline.deliver(EVENTS, META)
+            errors.append(str(info.value))
+        # two writes were started and abandoned at their deadline; the next three never ran
+        assert len(hung.threads) == 2
+        assert pipeline.outputs[0].abandoned == 2
+        assert all("write deadline" in e for e in errors[:2])
+        assert all("still hang" in e for e in errors[2:])
+    finally:
+        release.set()
+    # once the hung writes return, the output is used again
+    assert_eventually(lambda: pipeline.outputs[0].abandoned == 0)
+    hung.block = None
+    pipeline.deliver(EVENTS, META)
+    workers.shutdown()
+
+
+def assert_eventually(predicate: Any, timeout: float = WAIT) -> None:
+    done = threading.Event()
+    for _ in range(int(timeout / 0.02)):
+        if predicate():
+            return
+        done.wait(0.02)
+    raise AssertionError("condition not reached")
+
+
+def test_a_job_cancelled_in_the_queue_releases_its_batch_at_once() -> None:
+    import gc
+    import weakref
+
+    release = threading.Event()
+    workers = OutputWorkers(1, queue_size=4, name="wec-test-cancel")
+    try:
+        blocker = workers.submit(release.wait, WAIT)
+
+        class Batch:  # weak-referenceable stand-in for a formatted batch
+            pass
+
+        batch = Batch()
+        ref = weakref.ref(batch)
+        queued = workers.submit(lambda b: None, batch)
+        del batch
+        gc.collect()
+        assert ref() is not None  # held by the queued job
+        assert queued.cancel()
+        gc.collect()
+        assert ref() is None, "a cancelled job kept its batch alive in the queue"
+    finally:
+        release.set()
+    assert blocker.result(WAIT) is True
+    workers.shutdown()
+
+
+def test_the_output_queue_is_bounded() -> None:
+    from wec.outputs.workers import WorkersBusy
+
+    release = threading.Event()
+    workers = OutputWorkers(1, queue_size=2, name="wec-test-bound")
+    try:
+        running = workers.submit(release.wait, WAIT)
+        assert_eventually(lambda: running.running())
+        workers.submit(release.wait, WAIT)
+        workers.submit(release.wait, WAIT)
+        with pytest.raises(WorkersBusy):
+            workers.submit(release.wait, WAIT)
+    finally:
+        release.set()
+        workers.shutdown()
+
+
+def test_a_full_output_queue_refuses_the_batch() -> None:
+    release = threading.Event()
+    workers = OutputWorkers(1, queue_size=1, name="wec-test-full")
+    fmt = CountingFormat("A")
+    try:
+        running = workers.submit(release.wait, WAIT)
+        assert_eventually(lambda: running.running())
+        workers.submit(release.wait, WAIT)  # the queue (one place) is now full
+        good = RecordingDriver()
+        with pytest.raises(DeliveryFailed, match="already queued"):
+            Pipeline([runtime(0, good, fmt)], workers=workers, timeout=5).deliver(EVENTS, META)
+        assert good.batches == []
+    finally:
+        release.set()
+        workers.shutdown()

@@ -12,15 +12,27 @@ closes after ``files_descriptor_close_timeout`` seconds idle, and closes all on 
 logrotate's moved files are released and new ones created. A driver built without shared
 handles opens its own and closes them with itself.
 
-Durability point: a batch is accepted once ``write()`` of all its lines returned and the
-buffer was flushed to the kernel; with ``fsync = true`` in the output's config, once the data
-reached the disk. Newlines inside an event (Raw XML keeps the CR LF of rendered messages) are
-written as the XML character references ``&#13;`` / ``&#10;`` unless ``escape_newlines =
-false``, so that a line is always exactly one event.
+Durability point (docs/outputs.md, "Durability"): a batch is accepted once its lines are on
+disk: written, then ``fdatasync``, and when the write created the file or its directories,
+their parent directories synced too, so the file cannot vanish with a power cut. Concurrent
+batches to one file share one ``fdatasync`` (group commit: a thread that finds a sync already
+under way waits for it and, if that sync covered its batch, is done). ``fsync = false`` opts
+out: accepted then means handed to the kernel, and a power cut can lose acknowledged events
+whose bookmark already reached the database.
+
+A failed write (ENOSPC, EFBIG past ``RLIMIT_FSIZE``, EIO) is cut back: the file is truncated
+to where the batch began, so no partial line is left for a reader to take for an event, and
+the batch is refused (503) until the disk takes it again. If even the truncation fails, the
+next write starts with a newline so that the fragment stays a line of its own.
+
+Newlines inside an event (Raw XML keeps the CR LF of rendered messages) are written as the XML
+character references ``&#13;`` / ``&#10;`` unless ``escape_newlines = false``, so that a line
+is always exactly one event.
 """
 
 from __future__ import annotations
 
+import errno
 import ipaddress
 import logging
 import os
@@ -109,7 +121,7 @@ def render_path(template: str, *, ip: str, client: str, node: str | None) -> str
 @dataclass
 class FilesDriver:
     path: str
-    fsync: bool = False
+    fsync: bool = True
     escape_newlines: bool = True
     node: str | None = None
     # The process's shared handles (from the DriverContext), or handles of this driver alone.
@@ -140,7 +152,7 @@ class FilesDriver:
         reader = ConfigReader("Files", config)
         reader.check_keys(_KNOWN_KEYS)
         path = reader.required_string("path")
-        fsync = reader.boolean("fsync", False)
+        fsync = reader.boolean("fsync", True)
         escape_newlines = reader.boolean("escape_newlines", True)
         base = getattr(context, "base_dir", None)
         if base and not os.path.isabs(path):
@@ -180,6 +192,7 @@ class FilesDriver:
             raise OutputError(f"Files output {path}: {err}") from err
 
     def _append(self, path: str, data: bytes) -> None:
+        created = _missing(path) if self.fsync else []
         # Another thread may close the shared handle between get() and taking its lock
         # (idle close, SIGHUP reopen); then get() opens a fresh one. Bounded: a second
         # closure in that tiny window is as unlikely as it is harmless (OutputError, 503).
@@ -188,7 +201,9 @@ class FilesDriver:
             with handle.lock:
                 if handle.fh.closed:
                     continue
+                fd = handle.fh.fileno()
                 torn = path in self.handles.torn
+                start = os.fstat(fd).st_size  # not tell(): another process may append too
                 view = memoryview(b"\n" + data if torn else data)
                 try:
                     while view:  # unbuffered file: write() may be partial
@@ -197,13 +212,24 @@ class FilesDriver:
                             raise OSError("write returned 0")
                         view = view[written:]
                 except OSError:
-                    if len(view) < len(data) + torn:  # some bytes went out: a line is cut
-                        self.handles.torn.add(path)
+                    if len(view) < len(data) + torn and not _cut_back(fd, start, path):
+                        self.handles.torn.add(path)  # a line is cut and stays so
                     raise
                 self.handles.torn.discard(path)
-                if self.fsync:
-                    os.fsync(handle.fh.fileno())
-                return
+                if not self.fsync:
+                    return
+                handle.written += 1
+                ticket = handle.written
+                # Our own descriptor of the same file: the handle may be closed (idle, SIGHUP)
+                # before the sync, and its number reused by another open file.
+                sync_fd = os.dup(fd)
+            try:
+                _group_sync(handle, ticket, sync_fd)
+            finally:
+                os.close(sync_fd)
+            for parent in {os.path.dirname(p) or "." for p in created}:
+                _sync_directory(parent)
+            return
         raise OSError("file handle closed repeatedly while writing")
 
     def reopen(self) -> None:
@@ -214,3 +240,59 @@ class FilesDriver:
         Daemon). Handles made for this driver alone are closed with it."""
         if self.owns_handles:
             self.handles.close_all()
+
+
+def _missing(path: str) -> list[str]:
+    """The file and its directories that do not exist yet (to be created by the write)."""
+    missing: list[str] = []
+    while path and not os.path.exists(path):
+        missing.append(path)
+        parent = os.path.dirname(path)
+        if parent == path:
+            break
+        path = parent
+    return missing
+
+
+def _cut_back(fd: int, size: int, path: str) -> bool:
+    """Truncate a file a write failed in back to ``size`` (the end of its last whole line)."""
+    try:
+        os.ftruncate(fd, size)
+    except OSError as err:
+        log.error("Files output %s: cannot remove a partly written batch: %s", path, err)
+        return False
+    return True
+
+
+def _group_sync(handle: Any, ticket: int, fd: int) -> None:
+    """Make batch number ``ticket`` of ``handle`` durable, sharing the fdatasync of batches
+    written meanwhile: the thread holding ``sync_lock`` syncs everything written before it
+    started; the others wait for it and only sync again if their batch came later."""
+    if handle.synced >= ticket:
+        return
+    with handle.sync_lock:
+        if handle.synced < 0:
+            # An earlier fdatasync of this file failed. Linux may then mark the pages clean,
+            # so a second fdatasync would succeed without the data being on disk.
+            raise OSError("an earlier sync of this file failed; reopening it")
+        if handle.synced >= ticket:
+            return
+        covered = handle.written  # every batch counted here is already in the page cache
+        try:
+            os.fdatasync(fd)
+        except OSError as err:
+            if err.errno != errno.EINVAL:
+                handle.synced = -1  # the writer drops this handle; nobody may trust it again
+                raise
+            # A pipe or a character device (a FIFO read by another program, /dev/stdout):
+            # nothing of it lives on a disk, so there is nothing to sync.
+        handle.synced = covered
+
+
+def _sync_directory(path: str) -> None:
+    # A new file (or directory) is only durable once the directory entry naming it is.
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

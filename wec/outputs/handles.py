@@ -18,13 +18,18 @@ __all__ = ["FileHandles"]
 
 
 class _Handle:
-    __slots__ = ("fh", "last_used", "lock")
+    __slots__ = ("fh", "last_used", "lock", "sync_lock", "synced", "written")
 
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.fh = open(path, "ab", buffering=0)  # noqa: SIM115 - kept open across batches
         self.lock = threading.Lock()
         self.last_used = time.monotonic()
+        # Group commit (wec.outputs.files): batches written (under `lock`) and the number of
+        # them known to be on disk; `sync_lock` lets one thread fdatasync for all waiting.
+        self.written = 0
+        self.synced = 0
+        self.sync_lock = threading.Lock()
 
 
 class FileHandles:

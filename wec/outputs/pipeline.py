@@ -6,24 +6,48 @@ computed once (and each event parsed at most once for all parsed formats); then 
 receives its records, concurrently when there are several, and the pipeline waits for all of
 them. The worst result wins (Vector's end-to-end acknowledgement): if any output failed, the
 batch failed, and the collector answers 503 without Ack or bookmark so that the source sends
-it again (DESIGN.md decision 1). Outputs that succeeded then see duplicates; nothing is lost.
+it again (docs/operations.md, "Delivery"). Outputs that succeeded then see duplicates;
+nothing is lost.
+
+Deadlines (docs/outputs.md). With :class:`~wec.outputs.workers.OutputWorkers`, every write
+runs on an output thread, even when the subscription has a single output, and the request
+waits for it at most ``timeout`` seconds (``outputs.write_timeout``): a receiver that stops
+reading, or a file on a hung mount, costs the source a 503 after the deadline, never a
+request thread for ever. A write past its deadline cannot be interrupted; it is abandoned
+(its future cancelled if it had not started, its result discarded otherwise) and counted
+against its output: an output with ``max_abandoned`` such writes still running refuses the
+next batch at once, so a hung output holds a bounded number of threads and of batches in memory,
+however often the sources resend.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Sequence
-from concurrent.futures import ALL_COMPLETED, Future, ThreadPoolExecutor, wait
+from concurrent.futures import ALL_COMPLETED, Future, wait
 from dataclasses import dataclass, field
 from typing import Any
 
 from wec.formats.base import EventMeta, Format
 from wec.model import OutputConfig
 from wec.outputs.base import Driver, OutputBatch, OutputError
+from wec.outputs.workers import OutputWorkers, WorkersBusy
 from wec.sanitize import redact
 
-__all__ = ["DeliveryFailed", "DeliveryReport", "OutputRuntime", "Pipeline", "build_pipeline"]
+__all__ = [
+    "DEFAULT_MAX_ABANDONED",
+    "DEFAULT_WRITE_TIMEOUT",
+    "DeliveryFailed",
+    "DeliveryReport",
+    "OutputRuntime",
+    "Pipeline",
+    "build_pipeline",
+]
+
+DEFAULT_WRITE_TIMEOUT = 45.0  # seconds; outputs.write_timeout
+DEFAULT_MAX_ABANDONED = 2  # writes past their deadline one output may leave running
 
 log = logging.getLogger("wec.outputs.pipeline")
 
@@ -36,6 +60,20 @@ class OutputRuntime:
     config: OutputConfig
     format: Format
     driver: Driver
+    # Writes abandoned past their deadline that have not returned yet (they hold a thread
+    # and their batch). In-time writes are not counted: their number is bounded by the
+    # request threads a subscription may hold.
+    abandoned: int = 0
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def abandon(self, future: Future[Any]) -> None:
+        with self._lock:
+            self.abandoned += 1
+        future.add_done_callback(self._returned)  # runs at once if it returned meanwhile
+
+    def _returned(self, _future: object) -> None:
+        with self._lock:
+            self.abandoned -= 1
 
     @property
     def label(self) -> str:
@@ -84,14 +122,23 @@ def _format_all(
 
 
 class Pipeline:
-    """The outputs of one subscription."""
+    """The outputs of one subscription.
+
+    Without ``workers`` (tests, tools), outputs are written in order on the calling thread and
+    no deadline applies.
+    """
 
     def __init__(
-        self, outputs: list[OutputRuntime], executor: ThreadPoolExecutor | None = None, timeout: float = 120.0
+        self,
+        outputs: list[OutputRuntime],
+        workers: OutputWorkers | None = None,
+        timeout: float = DEFAULT_WRITE_TIMEOUT,
+        max_abandoned: int = DEFAULT_MAX_ABANDONED,
     ) -> None:
         self.outputs = outputs
-        self._executor = executor
+        self._workers = workers
         self.timeout = timeout
+        self.max_abandoned = max_abandoned
         self._formats: dict[str, Format] = {}
         for o in outputs:
             self._formats.setdefault(o.format.name, o.format)
@@ -102,29 +149,11 @@ class Pipeline:
         if not self.outputs:
             raise DeliveryFailed([("(none)", OutputError("subscription has no enabled output"))])
         batches, format_failures, parse_errors = _format_all(events, meta, self._formats)
-        failed: list[tuple[OutputRuntime, BaseException]] = []
-        if len(self.outputs) == 1 or self._executor is None:
-            for o in self.outputs:
-                err = _write_one(o, batches[o.format.name])
-                if err is not None:
-                    failed.append((o, err))
+        if self._workers is None:
+            failed = [(o, err) for o in self.outputs if (err := _write_one(o, batches[o.format.name]))]
         else:
-            futures: dict[Future[BaseException | None], OutputRuntime] = {}
-            for o in self.outputs:
-                try:
-                    futures[self._executor.submit(_write_one, o, batches[o.format.name])] = o
-                except RuntimeError as refused:
-                    # The executor was shut down under an in-flight batch (stop timeout):
-                    # refuse the batch (503), never let a RuntimeError escape as a 500.
-                    failed.append((o, OutputError(f"not written: {refused}")))
-            done, pending = wait(futures, timeout=self.timeout, return_when=ALL_COMPLETED)
-            for fut in done:
-                err = fut.result()
-                if err is not None:
-                    failed.append((futures[fut], err))
-            for fut in pending:
-                # The write goes on in the background; the batch is refused and will come back.
-                failed.append((futures[fut], OutputError(f"timed out after {self.timeout}s")))
+            failed = self._write_all(self._workers, batches, time.monotonic() + self.timeout)
+        del batches  # an abandoned write keeps its own reference; this request keeps none
         if failed:
             raise DeliveryFailed([(o.label, err) for o, err in failed], [o.config.driver for o, _ in failed])
         return DeliveryReport(
@@ -133,6 +162,39 @@ class Pipeline:
             seconds=time.monotonic() - start,
             parse_errors=parse_errors,
         )
+
+    def _write_all(
+        self, workers: OutputWorkers, batches: dict[str, OutputBatch], deadline: float
+    ) -> list[tuple[OutputRuntime, BaseException]]:
+        failed: list[tuple[OutputRuntime, BaseException]] = []
+        futures: dict[Future[BaseException | None], OutputRuntime] = {}
+        for o in self.outputs:
+            if o.abandoned >= self.max_abandoned:
+                # Its earlier writes never returned (a hung receiver or mount): refuse now
+                # rather than tie up one more thread and batch behind them.
+                hung = OutputError(f"{o.abandoned} earlier write(s) past their deadline still hang")
+                failed.append((o, hung))
+                continue
+            try:
+                futures[workers.submit(_write_one, o, batches[o.format.name])] = o
+            except (WorkersBusy, RuntimeError) as refused:
+                # RuntimeError: shut down under an in-flight batch (stop timeout). Either way
+                # the batch is refused (503), never a 500.
+                failed.append((o, OutputError(f"not written: {refused}")))
+        done, late = wait(futures, timeout=max(0.0, deadline - time.monotonic()), return_when=ALL_COMPLETED)
+        for fut in done:
+            err = fut.result()
+            if err is not None:
+                failed.append((futures[fut], err))
+        for fut in late:
+            # Not started: cancelled, its batch released now. Started: it goes on in the
+            # background and its result is ignored; the source will send the batch again.
+            o = futures[fut]
+            if not fut.cancel():
+                o.abandon(fut)
+            log.warning("output %s: no answer within the %gs write deadline", o.label, self.timeout)
+            failed.append((o, OutputError(f"timed out after {self.timeout:g}s (write deadline)")))
+        return failed
 
     def reopen(self) -> None:
         for o in self.outputs:
@@ -150,18 +212,24 @@ class Pipeline:
 
 
 def _write_one(o: OutputRuntime, batch: OutputBatch) -> BaseException | None:
+    # The error travels on (DeliveryFailed, the 503's log line) without its traceback, whose
+    # frames would keep the batch alive as long as the error is.
     try:
         o.driver.write(batch)
     except OutputError as err:
-        return err
+        return err.with_traceback(None)
     except Exception as err:  # a driver bug must fail the batch, not the server
         log.exception("output %s raised an unexpected error", o.label)
-        return err
+        return err.with_traceback(None)
     return None
 
 
 def build_pipeline(
-    outputs: Sequence[OutputConfig], context_factory: Any, executor: ThreadPoolExecutor | None = None
+    outputs: Sequence[OutputConfig],
+    context_factory: Any,
+    workers: OutputWorkers | None = None,
+    timeout: float = DEFAULT_WRITE_TIMEOUT,
+    max_abandoned: int = DEFAULT_MAX_ABANDONED,
 ) -> Pipeline:
     """Build the drivers of the enabled outputs. ``context_factory(format_name)`` gives the
     DriverContext. Raises ValueError when an output is misconfigured."""
@@ -181,4 +249,4 @@ def build_pipeline(
         # the caller gets no pipeline to close (and retries the build on every reload).
         Pipeline(runtimes).close()
         raise
-    return Pipeline(runtimes, executor=executor)
+    return Pipeline(runtimes, workers=workers, timeout=timeout, max_abandoned=max_abandoned)

@@ -16,7 +16,10 @@ connection; any other failure raises :class:`OutputError` and the collector answ
 the source resends the batch later (at-least-once; the receiver may see duplicates).
 
 Threads. The server calls :meth:`TcpDriver.write` from many threads; one lock per driver
-serialises them so batches never interleave on the stream.
+serialises them so batches never interleave on the stream. A write waits at most ``timeout``
+for that lock and, with ``sendall``, at most ``timeout`` for the bytes to leave (Python's
+socket timeout bounds the whole call): a receiver that accepts and stops reading costs each
+batch a bounded wait and an error, never a thread for ever.
 """
 
 from __future__ import annotations
@@ -210,35 +213,47 @@ class TcpDriver:
         if not batch.records:
             return
         data = self.encode(batch)
-        with self._lock:
-            if self._closed:
-                raise OutputError(f"Tcp output {self.host}:{self.port} is closed")
-            if self._sock is not None and self._peer_closed(self._sock):
-                self._log.info(
-                    "Tcp output %s:%d: the receiver closed the connection; reconnecting", self.host, self.port
-                )
+        # Bounded wait for the stream: behind a receiver that stopped reading, the write in
+        # progress can take up to `timeout`; waiting longer than that for our turn would
+        # only tie up one more thread (docs/outputs.md, "Deadlines").
+        if not self._lock.acquire(timeout=self.timeout):
+            raise OutputError(
+                f"Tcp output {self.host}:{self.port}: the connection stayed busy for {self.timeout:g}s "
+                "(receiver not reading?)"
+            )
+        try:
+            self._write_locked(batch, data)
+        finally:
+            self._lock.release()
+
+    def _write_locked(self, batch: OutputBatch, data: bytes) -> None:
+        if self._closed:
+            raise OutputError(f"Tcp output {self.host}:{self.port} is closed")
+        if self._sock is not None and self._peer_closed(self._sock):
+            self._log.info(
+                "Tcp output %s:%d: the receiver closed the connection; reconnecting", self.host, self.port
+            )
+            self._drop()
+        for attempt in (1, 2):
+            reused = self._sock is not None
+            try:
+                if self._sock is None:
+                    self._sock = self._connect()
+                self._sock.sendall(data)
+                return
+            except (OSError, ssl.SSLError) as err:  # timeouts and TLS errors are OSErrors
                 self._drop()
-            for attempt in (1, 2):
-                reused = self._sock is not None
-                try:
-                    if self._sock is None:
-                        self._sock = self._connect()
-                    self._sock.sendall(data)
-                    return
-                except (OSError, ssl.SSLError) as err:  # timeouts and TLS errors are OSErrors
-                    self._drop()
-                    if attempt == 1 and reused:
-                        self._log.info(
-                            "Tcp output %s:%d: write failed (%s); retrying on a new connection",
-                            self.host,
-                            self.port,
-                            err,
-                        )
-                        continue
-                    raise OutputError(
-                        f"Tcp output {self.host}:{self.port}: cannot deliver {len(batch.records)} "
-                        f"event(s): {err}"
-                    ) from err
+                if attempt == 1 and reused:
+                    self._log.info(
+                        "Tcp output %s:%d: write failed (%s); retrying on a new connection",
+                        self.host,
+                        self.port,
+                        err,
+                    )
+                    continue
+                raise OutputError(
+                    f"Tcp output {self.host}:{self.port}: cannot deliver {len(batch.records)} event(s): {err}"
+                ) from err
 
     def reopen(self) -> None:
         """Drop the connection (the next write reconnects) and reload the TLS files."""

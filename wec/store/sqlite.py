@@ -13,7 +13,13 @@ Theory of operation
   of failing at once.
 * ``synchronous=NORMAL`` with WAL: a power cut may lose the last commits, never corrupt the
   file. Losing a bookmark means a source resends events already delivered (duplicates), which the
-  at-least-once contract allows (PROTOCOL.md §8); losing events is not possible this way.
+  at-least-once contract allows. It cannot lose events *only because* the outputs made the
+  batch durable before the bookmark was written (Files syncs each batch to disk before it is
+  accepted, docs/outputs.md "Durability"). With an output that does not (Files with
+  ``fsync = false``), the bookmark may reach the disk while the events it covers do not:
+  after a power cut the source resumes past events that are gone.
+* A failed commit (disk full, ``SQLITE_FULL``; I/O error) raises :class:`StoreError`: the
+  collector then refuses the Ack (503), and the source keeps its position.
 * ``foreign_keys=ON``: bookmarks and heartbeats go with their subscription.
 * The schema version lives in the ``meta`` table; migrations come from ``migrations/*.sql``.
 """
