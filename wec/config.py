@@ -91,6 +91,9 @@ class ServerSettings:
     shutdown_timeout: float = field(default=30.0, metadata=_POSITIVE)
     # seconds a client gets to send one whole request (slowloris)
     request_timeout: float = field(default=60.0, metadata=_POSITIVE)
+    # Kerberos: accept only computer accounts (principals ending in "$"), as Windows WEC's
+    # default "Domain Computers" access does; false accepts any principal (OpenWEC).
+    kerberos_machine_accounts_only: bool = True
     numba_cache_dir: str | None = None
     state_dir: str | None = None  # base for relative paths (SQLite path, files outputs)
 
