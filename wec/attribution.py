@@ -6,8 +6,8 @@ Theory of operation (docs/security-attribution.md).
 * **Claims.** The Files ``{client}`` variable keeps only ``[A-Za-z0-9._@-]`` of a principal
   (OpenWEC's rule, kept for compatible paths), so ``WIN10$@CORP``, the user ``WIN10@CORP``
   and ``WIN10é$@CORP`` all render ``WIN10@CORP``: three sources, one file. The first
-  principal seen with a rendering owns it; another principal with the same rendering is
-  refused. The owners are seeded at start from the stored bookmarks (the sources that
+  principal to deliver events with a rendering owns it; another principal with the same
+  rendering is refused, whatever it sends. The owners are seeded at start from the stored bookmarks (the sources that
   already delivered), so a restart does not hand a rendering to whoever comes first. The map
   lives in one process: with ``worker_processes`` > 1 two workers could each admit one of
   two new colliding principals before either stored a bookmark.
@@ -45,6 +45,11 @@ class ClientClaims:
             for p in principals:
                 self._owners.setdefault(self._render(p), p)
             return len(self._owners)
+
+    def rival(self, principal: str) -> str | None:
+        """The other principal that owns ``principal``'s rendering, or None (claims nothing)."""
+        owner = self._owners.get(self._render(principal))
+        return None if owner is None or owner == principal else owner
 
     def claim(self, principal: str) -> str | None:
         """None if ``principal`` owns (now or already) its rendering, else the owner."""

@@ -25,7 +25,7 @@ subscription from the database, and only subscriptions whose outputs changed get
 * **End**: an empty 200. **SubscriptionEnd**: logged (why the source gave up), an empty 200.
 
 Attribution (docs/security-attribution.md): every message is refused (403) when its
-principal renders to the Files ``{client}`` of another principal seen first; Heartbeat and
+principal renders to the Files ``{client}`` of another principal that delivered first; Heartbeat and
 Events must arrive at the endpoint their Enumerate handed out (``/wsman/subscriptions/<the
 e:Identifier>``); ``computer_mismatch`` compares each event's ``System/Computer`` with the
 authenticated host.
@@ -208,9 +208,10 @@ class CollectorService:
             return None
         raise ServiceError(400, f"unsupported message {type(message).__name__}")
 
-    def _check_claim(self, ctx: RequestContext) -> None:
-        """Refuse a principal whose ``{client}`` rendering another principal owns."""
-        owner = self.claims.claim(ctx.principal)
+    def _check_claim(self, ctx: RequestContext, *, take: bool = False) -> None:
+        """Refuse a principal whose ``{client}`` rendering another principal owns; with
+        ``take`` (a batch about to be written), own the rendering if nobody does yet."""
+        owner = self.claims.claim(ctx.principal) if take else self.claims.rival(ctx.principal)
         if owner is None:
             return
         self.metrics.client_collisions.inc()
@@ -313,6 +314,7 @@ class CollectorService:
     ) -> str:
         sub = runtime.subscription
         assert msg.header.version is not None  # checked by events()
+        self._check_claim(ctx, take=True)  # atomically: two look-alikes never both write
         now = datetime.now(UTC)
         meta = EventMeta(
             ip=ctx.ip,
