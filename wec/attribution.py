@@ -7,10 +7,11 @@ Theory of operation (docs/security-attribution.md).
   (OpenWEC's rule, kept for compatible paths), so ``WIN10$@CORP``, the user ``WIN10@CORP``
   and ``WIN10é$@CORP`` all render ``WIN10@CORP``: three sources, one file. The first
   principal to deliver events with a rendering owns it; another principal with the same
-  rendering is refused, whatever it sends. The owners are seeded at start from the stored bookmarks (the sources that
-  already delivered), so a restart does not hand a rendering to whoever comes first. The map
-  lives in one process: with ``worker_processes`` > 1 two workers could each admit one of
-  two new colliding principals before either stored a bookmark.
+  rendering is refused, whatever it sends. The owners are seeded at start from the stored
+  bookmarks (the sources that already delivered), so a restart does not hand a rendering to
+  whoever comes first. The map lives in one process: with ``worker_processes`` > 1 two
+  workers could each admit one of two new colliding principals before either stored a
+  bookmark.
 * **Computer.** An authenticated machine can write any ``Computer`` in its events; with a
   subscription's ``computer_mismatch`` other than ``accept`` each event's ``Computer`` (found
   by :func:`wec.principals.find_computer`, without parsing) is compared with the host the
