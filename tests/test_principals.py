@@ -100,6 +100,30 @@ def test_find_computer(tail: str, expected: str | None) -> None:
     assert find_computer(_event(tail)) == expected
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        # A decoy System before the real one: a reader takes Event/System, the second here.
+        f"<Event xmlns='{NS}'><UserData><System><Computer>WIN10</Computer></System></UserData>"
+        "<System><Computer>DC01</Computer></System></Event>",
+        f"<Event xmlns='{NS}'><!--x--><System><Computer>WIN10</Computer></System></Event>",
+        # A second System after the first.
+        f"<Event xmlns='{NS}'><System><Computer>WIN10</Computer></System>"
+        "<System><Computer>DC01</Computer></System></Event>",
+    ],
+)
+def test_find_computer_refuses_decoy_systems(text: str) -> None:
+    assert find_computer(text) is None
+
+
+def test_find_computer_accepts_a_declaration_and_rendering_info() -> None:
+    text = (
+        f"<?xml version='1.0'?>\n<Event xmlns='{NS}'>\n  <System><Computer>WIN10</Computer></System>"
+        "<RenderingInfo Culture='en-US'><Channel>System</Channel></RenderingInfo></Event>"
+    )
+    assert find_computer(text) == "WIN10"
+
+
 def test_find_computer_without_system() -> None:
     assert find_computer("<Event><EventData/></Event>") is None
     assert find_computer("<Event><System><Computer>A</Computer>") is None  # never closed

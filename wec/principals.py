@@ -114,6 +114,8 @@ def service_host_of(text: str) -> tuple[str, str] | None:
 
 # --- System/Computer --------------------------------------------------------------------------
 
+# The start of an event up to its first child: an optional XML declaration, then <Event …>.
+_EVENT_HEAD = re.compile(r"\s*(?:<\?xml[^>]*\?>\s*)?<(?:[A-Za-z_][\w.-]*:)?Event(?:\s[^>]*)?>\s*\Z")
 _SYSTEM_OPEN = re.compile(r"<(?:[A-Za-z_][\w.-]*:)?System[\s>]")
 _SYSTEM_CLOSE = re.compile(r"</(?:[A-Za-z_][\w.-]*:)?System\s*>")
 _COMPUTER_TAG = re.compile(r"<(?:[A-Za-z_][\w.-]*:)?Computer[\s/>]")
@@ -123,18 +125,35 @@ _COMPUTER = re.compile(r"<(?:[A-Za-z_][\w.-]*:)?Computer\s*>([^<&]*)</(?:[A-Za-z
 def find_computer(event_xml: str) -> str | None:
     """The ``System/Computer`` text of one event, found without parsing the XML.
 
-    Only the ``System`` element is searched, and only a plain shape is believed: exactly one
-    ``Computer`` element holding text without entity references, and no comment or CDATA
-    section in ``System`` (which could hide a decoy from this scan while a real parser sees
-    another value). Anything else gives None: the value cannot be verified.
+    Only the ``System`` element is searched, and only a plain shape is believed: ``System`` is
+    the first and only ``System`` element, right after the ``Event`` start tag; it holds
+    exactly one ``Computer`` element, whose text has no entity reference; and no comment,
+    CDATA section or processing instruction (which could hide a decoy from this scan while a
+    real parser sees another value). Anything else gives None: the value cannot be verified.
     """
-    start = _SYSTEM_OPEN.search(event_xml)
-    if start is None:
+    # Windows writes "<System>…</System>" without a prefix: str.find first, regex otherwise.
+    begin = event_xml.find("<System>")
+    if begin < 0:
+        start = _SYSTEM_OPEN.search(event_xml)
+        if start is None:
+            return None
+        begin = start.start()
+    stop = event_xml.find("</System>", begin)
+    if stop < 0:
+        end = _SYSTEM_CLOSE.search(event_xml, begin)
+        if end is None:
+            return None
+        stop = end.start()
+    # System must be Event's first child and the only one: a decoy System placed before the
+    # real one (or after it) would be believed here while a reader takes another.
+    if _EVENT_HEAD.match(event_xml, 0, begin) is None:
         return None
-    end = _SYSTEM_CLOSE.search(event_xml, start.end())
-    if end is None:
+    after = stop + 9  # len("</System>"); the regex only when a start tag may follow
+    if ("<System" in event_xml[after:] or ":System" in event_xml[after:]) and _SYSTEM_OPEN.search(
+        event_xml, after
+    ) is not None:
         return None
-    system = event_xml[start.start() : end.start()]
+    system = event_xml[begin:stop]
     if "<!" in system or "<?" in system:
         return None
     if len(_COMPUTER_TAG.findall(system)) != 1:
