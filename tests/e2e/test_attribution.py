@@ -354,6 +354,9 @@ def test_a_machine_id_filter_is_warned_about_at_load(collector: Collector) -> No
                 """)
         )
     )
-    collector.start()
+    collector.wec("db", "init")
+    loaded = collector.wec("subscriptions", "load", str(collector.directory / "subscriptions"), "--yes")
+    assert "the filter is on MachineID" in loaded.stdout + loaded.stderr
+    collector.start(init=False)
     assert collector.wait_for(lambda: "MachineID, a SOAP header" in collector.logs())
     assert collector.logs().count("MachineID, a SOAP header") == 1
