@@ -25,10 +25,10 @@ subscription from the database, and only subscriptions whose outputs changed get
 * **End**: an empty 200. **SubscriptionEnd**: logged (why the source gave up), an empty 200.
 
 Attribution (docs/security-attribution.md): every message is refused (403) when its
-principal renders to the Files ``{client}`` of another principal that delivered first; Heartbeat and
-Events must arrive at the endpoint their Enumerate handed out (``/wsman/subscriptions/<the
-e:Identifier>``); ``computer_mismatch`` compares each event's ``System/Computer`` with the
-authenticated host.
+principal renders to the Files ``{client}`` of another principal that delivered first;
+Heartbeat and Events must arrive at the endpoint their Enumerate handed out
+(``/wsman/subscriptions/<the e:Identifier>``); ``computer_mismatch`` compares each event's
+``System/Computer`` with the authenticated host.
 """
 
 from __future__ import annotations
@@ -217,7 +217,7 @@ class CollectorService:
         self.metrics.client_collisions.inc()
         raise ServiceError(
             403,
-            f"client {ctx.principal} renders to the same {{client}} as {owner}, seen first: refused "
+            f"client {ctx.principal} renders to the same {{client}} as {owner}, which delivered first: refused "
             "so that its events cannot be written as the other's",
         )
 
