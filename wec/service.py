@@ -217,8 +217,8 @@ class CollectorService:
         self.metrics.client_collisions.inc()
         raise ServiceError(
             403,
-            f"client {ctx.principal} renders to the same {{client}} as {owner}, which delivered first: refused "
-            "so that its events cannot be written as the other's",
+            f"client {ctx.principal} renders to the same {{client}} as {owner}, which delivered "
+            "first: refused so that its events cannot be written as the other's",
         )
 
     def enumerate(self, msg: Enumerate, ctx: RequestContext) -> str:
