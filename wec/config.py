@@ -104,6 +104,9 @@ class ServerSettings:
     # Events requests of one subscription delivering at the same time (per process); beyond
     # it, 503 at once. None: a quarter of thread_pool_size (at least 1). docs/operations.md
     max_requests_per_subscription: int | None = field(default=None, metadata=_POSITIVE)
+    # Kerberos: accept only computer accounts (principals ending in "$"), as Windows WEC's
+    # default "Domain Computers" access does; false accepts any principal (OpenWEC).
+    kerberos_machine_accounts_only: bool = True
     numba_cache_dir: str | None = None
     state_dir: str | None = None  # base for relative paths (SQLite path, files outputs)
 

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 import accel
 from wec.auth.kerberos import KerberosAcceptor, default_keytab_text
-from wec.config import ConfigError, Settings
+from wec.config import CollectorSettings, ConfigError, Settings
 from wec.logsetup import reopen_logs
 from wec.metrics import Metrics, start_monitoring
 from wec.outputs.context import DriverContext
@@ -113,6 +113,24 @@ def check_outputs(settings: Settings, subscriptions: list[Subscription]) -> list
     return problems
 
 
+def kerberos_acceptor(settings: Settings, collector: CollectorSettings) -> KerberosAcceptor:
+    """The acceptor of one Kerberos collector: its SPN, or else the SPNs of its hostname."""
+    spn = collector.authentication.service_principal_name
+    if not spn and not collector.hostname:
+        log.warning(
+            "collector %s:%d has neither service_principal_name nor hostname: it accepts a ticket "
+            "for any principal of the keytab",
+            collector.listen_address,
+            collector.listen_port,
+        )
+    return KerberosAcceptor(
+        settings.server.keytab,
+        spn,
+        hostnames=(collector.hostname,) if collector.hostname else (),
+        machine_accounts_only=settings.server.kerberos_machine_accounts_only,
+    )
+
+
 def check(settings: Settings, *, outputs: bool = True) -> list[str]:
     """What ``wecd --check`` verifies: the kernel cache, the schema, every keytab/SPN and (unless
     ``outputs`` is false) the outputs of enabled subscriptions. Returns notes for the operator
@@ -128,7 +146,7 @@ def check(settings: Settings, *, outputs: bool = True) -> list[str]:
         store.close()
     for c in settings.collectors:
         if c.authentication.type == "Kerberos":
-            KerberosAcceptor(settings.server.keytab, c.authentication.service_principal_name)
+            kerberos_acceptor(settings, c)
     problems = check_outputs(settings, subscriptions) if outputs else []
     if problems:
         raise ConfigError(
@@ -200,7 +218,7 @@ class Daemon:
         for c in s.collectors:
             acceptor = None
             if c.authentication.type == "Kerberos":
-                acceptor = KerberosAcceptor(s.server.keytab, c.authentication.service_principal_name)
+                acceptor = kerberos_acceptor(s, c)
             else:
                 raise NotImplementedError("TLS collectors arrive in a later release")
             app = WecApp(c, self.service, acceptor, max_events=s.server.max_events_per_batch)

@@ -97,6 +97,18 @@ class Metrics:
         self.format_failures = Counter(
             "openwec_output_format_failures", "Events a format could not write", [*_SUB, "format"], registry=r
         )
+        # wec additions (docs/security-attribution.md).
+        self.client_collisions = Counter(
+            "wec_client_name_collisions",
+            "Requests refused: the principal renders to the Files {client} of another principal",
+            registry=r,
+        )
+        self.computer_mismatches = Counter(
+            "wec_computer_mismatch_events",
+            "Events whose System/Computer is not the authenticated host",
+            [*_SUB, "action"],
+            registry=r,
+        )
         # With several worker processes only worker 0 refreshes it: keep its latest value.
         self.machines = Gauge(
             "openwec_machines",

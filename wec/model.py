@@ -1,7 +1,8 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """The subscription model: every option OpenWEC knows, with OpenWEC's defaults.
 
-This module is pure data and the bottom of wec's layers: it imports nothing of wec. It is
+This module is pure data and near the bottom of wec's layers: it imports nothing of wec but
+:mod:`wec.principals` (how client filters compare identities). It is
 shared by the store (persistence), the protocol core (which turns a subscription into a
 Subscribe envelope), the service (which applies client filters), the subscription files and
 the CLI. Nothing here does I/O.
@@ -27,12 +28,15 @@ import uuid as uuidlib
 from dataclasses import dataclass, field
 from typing import Any
 
+from wec.principals import canonical_principal
+
 __all__ = [
     "CLIENT_VISIBLE_FIELDS",
     "OPTIONS",
     "U16",
     "U32",
     "ClientFilter",
+    "ComputerMismatch",
     "ContentFormat",
     "FilterKind",
     "FilterOperation",
@@ -50,6 +54,14 @@ U32 = 0xFFFF_FFFF
 class ContentFormat(enum.StrEnum):
     RAW = "Raw"
     RENDERED_TEXT = "RenderedText"
+
+
+class ComputerMismatch(enum.StrEnum):
+    """What to do with an event whose ``System/Computer`` is not the authenticated host."""
+
+    ACCEPT = "accept"  # OpenWEC's behaviour: not even looked at
+    LOG = "log"  # counted and logged, written anyway
+    DROP = "drop"  # counted, logged and not written (the batch is still acknowledged)
 
 
 class FilterOperation(enum.StrEnum):
@@ -75,8 +87,19 @@ class ClientFilter:
     glob: bool = False
 
     def _matches(self, value: str) -> bool:
+        client = self.kind is FilterKind.CLIENT
+        if client:
+            # An authenticated identity is compared canonically whatever case_insensitive
+            # says: `win10$@corp` and `WIN10$\@corp@CORP` are WIN10$@CORP to Active
+            # Directory, and an Except must not be dodged by another spelling of it.
+            value = canonical_principal(value)
         for target in self.targets:
-            a, b = (value.lower(), target.lower()) if self.case_insensitive else (value, target)
+            if client:
+                a, b = value, canonical_principal(target)
+            elif self.case_insensitive:
+                a, b = value.lower(), target.lower()
+            else:
+                a, b = value, target
             if self.glob:
                 # fnmatchcase: '*' and '?' only; '[...]' classes are accepted as fnmatch does.
                 if fnmatch.fnmatchcase(a, b):
@@ -217,6 +240,13 @@ class Subscription:
     )
     locale: str | None = _option(None, help="Language of rendered messages.", example="en-US", metavar="LANG")
     data_locale: str | None = _option(None, help="Language of data.", example="en-US", metavar="LANG")
+    computer_mismatch: ComputerMismatch = _option(  # noqa: RUF009 - _option returns a field()
+        ComputerMismatch.ACCEPT,
+        help="Events whose System/Computer is not the authenticated host: accept (OpenWEC), "
+        "log (count and log, write anyway) or drop (count, log, do not write; the batch is acked).",
+        client_visible=False,
+        metavar="ACTION",
+    )
     # Switched by `wec subscriptions enable/disable`, hence no flag of new/edit.
     enabled: bool = _option(
         True,

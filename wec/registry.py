@@ -36,7 +36,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-from wec.model import Subscription
+from wec.model import ClientFilter, FilterKind, Subscription
 from wec.outputs.pipeline import Pipeline
 from wec.protocol import subscription_version
 from wec.store.base import Store
@@ -82,6 +82,7 @@ class SubscriptionRegistry:
         self._retired: set[Pipeline] = set()  # replaced, closed by their last release
         self._generation: int | None = None
         self._last_sync = 0.0
+        self._warned_filters: dict[str, ClientFilter] = {}  # MachineID filters already warned of
 
     @property
     def last_sync(self) -> float:
@@ -136,12 +137,31 @@ class SubscriptionRegistry:
             idle = self._retire(stale)
         for p in idle:
             p.close()
+        for runtime in fresh.values():
+            self._warn_machine_id_filter(runtime.subscription)
         log.info(
             "subscriptions loaded: %d (%d offerable)",
             len(fresh),
             sum(1 for r in fresh.values() if r.subscription.is_offerable()),
         )
         return True
+
+    def _warn_machine_id_filter(self, sub: Subscription) -> None:
+        """Say, once per subscription and filter, that a MachineID filter protects nothing."""
+        f = sub.filter
+        if f is None or f.kind is not FilterKind.MACHINE_ID:
+            self._warned_filters.pop(sub.uuid, None)
+            return
+        if self._warned_filters.get(sub.uuid) == f:
+            return
+        self._warned_filters[sub.uuid] = f
+        log.warning(
+            "subscription %s: its %s filter is on MachineID, a SOAP header the source writes "
+            "itself and nobody authenticates: any source can claim any value; filter on Client "
+            "to restrict by the authenticated identity",
+            sub.name,
+            f.operation,
+        )
 
     def get(self, uuid_upper: str) -> SubscriptionRuntime | None:
         """The runtime of a subscription by its uppercase UUID, or None."""

@@ -23,6 +23,12 @@ subscription from the database, and only subscriptions whose outputs changed get
   registry for the batch; only when all accepted it, store the bookmark and Ack. Anything
   else is a 503 without Ack: the source keeps the batch and sends it again.
 * **End**: an empty 200. **SubscriptionEnd**: logged (why the source gave up), an empty 200.
+
+Attribution (docs/security-attribution.md): every message is refused (403) when its
+principal renders to the Files ``{client}`` of another principal that delivered first;
+Heartbeat and Events must arrive at the endpoint their Enumerate handed out
+(``/wsman/subscriptions/<the e:Identifier>``); ``computer_mismatch`` compares each event's
+``System/Computer`` with the authenticated host.
 """
 
 from __future__ import annotations
@@ -35,11 +41,13 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from wec.attribution import ClientClaims, RateLimiter, check_computers, vouched_host
 from wec.config import CollectorSettings, Settings
 from wec.formats.base import EventMeta
 from wec.metrics import Metrics
-from wec.model import Subscription
+from wec.model import ComputerMismatch, Subscription
 from wec.outputs.context import DriverContext
+from wec.outputs.files import sanitize_client
 from wec.outputs.handles import FileHandles
 from wec.outputs.pipeline import DeliveryFailed, Pipeline, build_pipeline
 from wec.outputs.workers import OutputWorkers
@@ -59,6 +67,7 @@ from wec.protocol import (
     build_enumerate_response,
     collector_host,
     notify_address,
+    subscription_uuid_from_path,
 )
 from wec.registry import PipelineUnavailable, SubscriptionRegistry, SubscriptionRuntime
 from wec.store.base import Store, StoreError, StoreUnavailable
@@ -128,6 +137,14 @@ class CollectorService:
         self._delivering: dict[str, int] = {}  # Events requests in delivery, by subscription
         self._delivering_lock = threading.Lock()
         self.registry = SubscriptionRegistry(store, self._build_pipeline)
+        self.claims = ClientClaims(sanitize_client)
+        self._mismatch_log = RateLimiter(60.0)
+        try:
+            owned = self.claims.seed(sorted({b.client for b in store.list_bookmarks()}))
+        except Exception:
+            log.exception("cannot read the known sources from the database ({client} owners start empty)")
+        else:
+            log.debug("{client} renderings owned by known sources: %d", owned)
 
     # --- subscriptions -----------------------------------------------------------------------
 
@@ -204,6 +221,7 @@ class CollectorService:
     def _handle(self, message: Message, ctx: RequestContext) -> str | None:
         if self.sync_on_requests:
             self.maybe_sync()
+        self._check_claim(ctx)
         if isinstance(message, Enumerate):
             self.metrics.input_messages.labels("enumerate").inc()
             return self.enumerate(message, ctx)
@@ -218,6 +236,19 @@ class CollectorService:
         if isinstance(message, End):
             return None
         raise ServiceError(400, f"unsupported message {type(message).__name__}")
+
+    def _check_claim(self, ctx: RequestContext, *, take: bool = False) -> None:
+        """Refuse a principal whose ``{client}`` rendering another principal owns; with
+        ``take`` (a batch about to be written), own the rendering if nobody does yet."""
+        owner = self.claims.claim(ctx.principal) if take else self.claims.rival(ctx.principal)
+        if owner is None:
+            return
+        self.metrics.client_collisions.inc()
+        raise ServiceError(
+            403,
+            f"client {ctx.principal} renders to the same {{client}} as {owner}, which delivered "
+            "first: refused so that its events cannot be written as the other's",
+        )
 
     def enumerate(self, msg: Enumerate, ctx: RequestContext) -> str:
         if ctx.path.startswith(SUBSCRIPTIONS_PREFIX):
@@ -272,6 +303,14 @@ class CollectorService:
             key = Subscription.canonical_uuid(identifier).upper()
         except ValueError:
             raise ServiceError(400, f"e:Identifier {identifier!r} is not a UUID") from None
+        # The endpoint the Enumerate handed out names the subscription: a message for one
+        # subscription posted to another's endpoint (or to an enumeration URI, which `uri`
+        # may reserve for other sources) is not routed by its header alone.
+        at = subscription_uuid_from_path(ctx.path)
+        if at is None or at.upper() != key:
+            raise ServiceError(
+                404, f"message for subscription {key} posted to {ctx.path[:200]!r}, not to its endpoint"
+            )
         runtime = self.registry.get(key)
         if runtime is None or not runtime.subscription.is_offerable():
             raise ServiceError(404, f"unknown or disabled subscription {identifier}")
@@ -334,6 +373,7 @@ class CollectorService:
     ) -> str:
         sub = runtime.subscription
         assert msg.header.version is not None  # checked by events()
+        self._check_claim(ctx, take=True)  # atomically: two look-alikes never both write
         now = datetime.now(UTC)
         meta = EventMeta(
             ip=ctx.ip,
@@ -348,8 +388,11 @@ class CollectorService:
             node=self.settings.server.node_name,
         )
         self.metrics.events(sub.uuid_upper, sub.name, ctx.principal, msg.events)
+        events = msg.events
+        if sub.computer_mismatch is not ComputerMismatch.ACCEPT:
+            events = self._check_computers(sub, ctx, events)
         try:
-            report = pipeline.deliver(msg.events, meta)
+            report = pipeline.deliver(events, meta) if events or not msg.events else None
         except DeliveryFailed as err:
             for driver in err.drivers:
                 self.metrics.driver_failures.labels(sub.uuid_upper, sub.name, driver).inc()
@@ -362,12 +405,15 @@ class CollectorService:
                 err,
             )
             raise ServiceError(503, str(err)) from err
-        for kind, count in report.parse_errors.items():
-            self.metrics.parsing_failures.labels(sub.uuid_upper, sub.name, kind).inc(count)
-        for fmt, count in report.format_failures.items():
-            if count:
-                self.metrics.format_failures.labels(sub.uuid_upper, sub.name, fmt).inc(count)
-                log.warning("subscription %s: %d event(s) could not be formatted as %s", sub.name, count, fmt)
+        if report is not None:
+            for kind, count in report.parse_errors.items():
+                self.metrics.parsing_failures.labels(sub.uuid_upper, sub.name, kind).inc(count)
+            for fmt, count in report.format_failures.items():
+                if count:
+                    self.metrics.format_failures.labels(sub.uuid_upper, sub.name, fmt).inc(count)
+                    log.warning(
+                        "subscription %s: %d event(s) could not be formatted as %s", sub.name, count, fmt
+                    )
         if msg.bookmark is not None:
             if "Direction=" in msg.bookmark and "backward" in msg.bookmark:
                 log.warning(
@@ -388,6 +434,41 @@ class CollectorService:
             )
         self.heartbeats.record(ctx.principal, sub.uuid, ctx.ip, now, True)
         return build_ack(msg.header)
+
+    def _check_computers(
+        self, sub: Subscription, ctx: RequestContext, events: tuple[str, ...]
+    ) -> tuple[str, ...]:
+        """Count (and with ``drop`` remove) the events that do not name the authenticated host.
+
+        Dropped events are still acknowledged with their batch: a source would otherwise send
+        them again forever, and the bookmark must move past them.
+        """
+        host, netbios = vouched_host(ctx.principal, ctx.scheme)
+        check = check_computers(events, host, netbios)
+        if not check.mismatched:
+            return events
+        action = sub.computer_mismatch
+        self.metrics.computer_mismatches.labels(sub.uuid_upper, sub.name, str(action)).inc(
+            len(check.mismatched)
+        )
+        suppressed = self._mismatch_log.allow((sub.uuid, ctx.principal))
+        if suppressed is not None:
+            log.warning(
+                "subscription %s: %d of %d event(s) from %s (%s) name another computer (e.g. %r), "
+                "computer_mismatch = %s%s",
+                sub.name,
+                len(check.mismatched),
+                len(events),
+                ctx.principal,
+                ctx.ip,
+                check.sample[:128] if check.sample is not None else "(none or unverifiable)",
+                action,
+                f"; {suppressed} similar line(s) suppressed" if suppressed else "",
+            )
+        if action is not ComputerMismatch.DROP:
+            return events
+        dropped = set(check.mismatched)
+        return tuple(e for i, e in enumerate(events) if i not in dropped)
 
     def subscription_end(self, msg: SubscriptionEnd, ctx: RequestContext) -> str | None:
         log.warning(

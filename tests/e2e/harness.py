@@ -67,6 +67,8 @@ class Collector:
     extra_settings: str = ""  # more [server] keys
     extra_sections: str = ""  # more sections, e.g. [monitoring]
     max_content_length: int = 512000
+    # None: the collector's SPN is HTTP/wec.test.local@REALM; "": no service_principal_name
+    service_principal_name: str | None = None
     log_path: Path = field(default_factory=Path)
     node_name: str = "e2e-node"
     database: str = 'type = "SQLite"\npath = "wec.sqlite"'  # the [database] keys
@@ -117,11 +119,17 @@ class Collector:
 
             [collectors.authentication]
             type = "Kerberos"
-            service_principal_name = "HTTP/wec.test.local@{self.kdc.realm}"
             """)
+            + self._spn_line()
             + "\n"
             + self.extra_sections
         )
+
+    def _spn_line(self) -> str:
+        spn = self.service_principal_name
+        if spn is None:
+            spn = f"HTTP/wec.test.local@{self.kdc.realm}"
+        return f'service_principal_name = "{spn}"\n' if spn else ""
 
     def env(self) -> dict[str, str]:
         env = {**os.environ, **self.kdc.env}

@@ -121,7 +121,9 @@ def test_a_pass_through_session_is_served_with_its_principal(app: WecApp) -> Non
 def test_the_response_carries_the_body_sizes_for_the_metrics(app: WecApp) -> None:
     conn = ConnectionState("192.0.2.10", 50000, 1, session=PassThroughSession())
     body = _heartbeat()
-    request = EnvironBuilder(method="POST", data=body, content_type=SOAP).get_request()
+    request = EnvironBuilder(
+        path=f"/wsman/subscriptions/{UUID.upper()}", method="POST", data=body, content_type=SOAP
+    ).get_request()
     resp = app._handle(request, conn)
     assert resp.status == 200
     assert resp.request_bytes == resp.message_bytes == len(body)

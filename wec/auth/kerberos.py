@@ -30,6 +30,7 @@ import base64
 import binascii
 import os
 import threading
+from collections.abc import Container
 from dataclasses import dataclass
 
 import gssapi
@@ -45,12 +46,14 @@ from wec.auth.multipart import (
     build_encrypted,
     parse_encrypted,
 )
+from wec.principals import is_anonymous, is_machine_account, service_host_of
 
 __all__ = [
     "WWW_AUTHENTICATE_CHALLENGES",
     "AcceptResult",
     "KerberosAcceptor",
     "KerberosSession",
+    "check_initiator",
     "default_keytab_text",
 ]
 
@@ -96,16 +99,36 @@ class KerberosAcceptor:
     (``KRB5_KTNAME``, else ``/etc/krb5.keytab``).
     ``service_principal_name``: accept only tickets for this SPN, given either as a Kerberos
     principal (``HTTP/wec.example.local`` or ``HTTP/wec.example.local@REALM``) or in GSS
-    host-based form (``HTTP@wec.example.local``). ``None`` accepts a ticket for **any** principal
-    in the keytab, which lets ``HTTP/`` (most Windows) and ``HOST/`` (Windows Server 2025) share
-    one port (PROTOCOL.md §4).
+    host-based form (``HTTP@wec.example.local``). ``None`` accepts a ticket for the principals
+    in the keytab whose name is ``HTTP/<h>`` or ``HOST/<h>`` for one of ``hostnames``, which lets
+    ``HTTP/`` (most Windows) and ``HOST/`` (Windows Server 2025) share one port
+    (docs/kerberos.md); with no ``hostnames`` either, any principal of the keytab (OpenWEC's
+    behaviour, which lets a keytab shared with other services be used against wec).
+
+    ``machine_accounts_only``: accept only computer accounts (``HOST$@REALM``). Anonymous
+    tickets (RFC 8062) are always refused: they authenticate nobody.
 
     Raises :class:`KerberosConfigError` if the credentials cannot be loaded.
     """
 
-    def __init__(self, keytab: str | None, service_principal_name: str | None) -> None:
+    def __init__(
+        self,
+        keytab: str | None,
+        service_principal_name: str | None,
+        *,
+        hostnames: tuple[str, ...] = (),
+        machine_accounts_only: bool = False,
+    ) -> None:
         self.keytab = keytab
         self.service_principal_name = service_principal_name
+        self.machine_accounts_only = machine_accounts_only
+        # The ticket targets accepted when no SPN is configured: (service, host) case-folded.
+        self.allowed_targets: frozenset[tuple[str, str]] = frozenset(
+            (service, h.casefold().rstrip("."))
+            for h in hostnames
+            if not service_principal_name
+            for service in ("http", "host")
+        )
         if keytab is not None:
             _check_keytab_file(keytab)
         store: dict[bytes | str, bytes | str] | None = {"keytab": keytab} if keytab is not None else None
@@ -160,6 +183,12 @@ class KerberosAcceptor:
             raise AuthError(f"{scheme}: the initiator did not request {', '.join(str(m) for m in missing)}")
         if not out_token:  # pragma: no cover - MUTUAL guarantees an AP-REP
             raise AuthError(f"{scheme}: no reply token for mutual authentication")
+        check_initiator(principal, flags, machine_accounts_only=self.machine_accounts_only)
+        if self.allowed_targets and service_host_of(target) not in self.allowed_targets:
+            # Any principal of the keytab would decrypt the ticket: without this check a
+            # keytab shared with other services (cifs/, ldap/…) would let tickets meant for
+            # them authenticate here.
+            raise AuthError(f"{scheme}: ticket for {target}, not for an SPN of this collector's hostname")
 
         session = KerberosSession(
             context, principal=principal, target=target, scheme=scheme, protocol=protocol
@@ -258,6 +287,24 @@ class KerberosSession:
         (python-gssapi deletes it on garbage collection)."""
         with self._lock:
             self._closed = True
+
+
+def check_initiator(
+    principal: str, flags: Container[gssapi.RequirementFlag], *, machine_accounts_only: bool
+) -> None:
+    """Refuse an anonymous initiator always, and a non-computer one when asked to.
+
+    ``flags`` are the context's actual flags (a set of :class:`gssapi.RequirementFlag`): MIT
+    sets ``anonymity`` for a ticket obtained with anonymous PKINIT, whose client is
+    ``WELLKNOWN/ANONYMOUS@WELLKNOWN:ANONYMOUS`` (RFC 8062); either sign is enough.
+    """
+    if is_anonymous(principal) or gssapi.RequirementFlag.anonymity in flags:
+        raise AuthError(f"anonymous ticket refused ({principal})")
+    if machine_accounts_only and not is_machine_account(principal):
+        raise AuthError(
+            f"{principal} is not a computer account (kerberos_machine_accounts_only = true accepts "
+            "only principals ending in $)"
+        )
 
 
 def _service_name(spn: str) -> gssapi.Name:

@@ -17,7 +17,7 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
-from wec.model import CLIENT_VISIBLE_FIELDS, Subscription
+from wec.model import CLIENT_VISIBLE_FIELDS, FilterKind, Subscription
 from wec.store.base import Store
 from wec.subscriptions.query import QueryError, added_channels, parse_query
 
@@ -106,6 +106,15 @@ def _query_warnings(sub: Subscription) -> list[str]:
         return [f"{sub.name}: {err}"]
 
 
+def _filter_warnings(sub: Subscription) -> list[str]:
+    if sub.filter is None or sub.filter.kind is not FilterKind.MACHINE_ID:
+        return []
+    return [
+        f"{sub.name}: the filter is on MachineID, which the source writes itself and nobody "
+        "authenticates: any source can claim any value (filter on Client to restrict by identity)"
+    ]
+
+
 def plan_load(store: Store, loaded: list[Subscription], *, keep: bool) -> LoadPlan:
     """What loading ``loaded`` would change. Raises :class:`LoadError` on a name clash."""
     generation = store.subscriptions_generation()
@@ -116,7 +125,7 @@ def plan_load(store: Store, loaded: list[Subscription], *, keep: bool) -> LoadPl
         old = current.get(sub.uuid)
         if old is None:
             add.append(sub)
-            warnings += _query_warnings(sub)
+            warnings += _query_warnings(sub) + _filter_warnings(sub)
             continue
         changed = _diff(old, sub)
         if not changed:
@@ -126,6 +135,8 @@ def plan_load(store: Store, loaded: list[Subscription], *, keep: bool) -> LoadPl
         update.append(SubscriptionChange(old, sub, changed, added))
         if "query" in changed:
             warnings += _query_warnings(sub)
+        if "filter" in changed:
+            warnings += _filter_warnings(sub)
         if added:
             warnings.append(
                 f"{sub.name}: the query adds channel(s) {', '.join(sorted(added))}: every source that "

@@ -231,7 +231,10 @@ class WecApp:
             try:
                 result = self.acceptor.accept(authorization)
             except AuthError as err:
+                # The connection is no longer anyone's: its previous principal must not be
+                # named in the logs and metrics of this refusal or of later requests.
                 conn.close()
+                conn.principal = None
                 raise HttpError(401, f"authentication failed: {err}", challenge) from err
             conn.close()  # a new handshake on a connection replaces the previous context
             conn.closed = False

@@ -1,0 +1,5 @@
+-- SPDX-License-Identifier: GPL-3.0-or-later
+-- wec schema version 3: the `computer_mismatch` option of a subscription (accept | log | drop,
+-- docs/subscriptions.md). Existing subscriptions keep OpenWEC's behaviour, 'accept'.
+
+ALTER TABLE subscriptions ADD COLUMN computer_mismatch TEXT NOT NULL DEFAULT 'accept';
