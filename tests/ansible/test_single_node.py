@@ -211,7 +211,7 @@ def test_both_subscriptions_are_in_the_database(node: Node) -> None:
 
 
 @pytest.fixture
-def running_wecd(node: Node) -> Iterator[subprocess.Popen[bytes]]:
+def running_wecd(node: Node, tmp_path: Path) -> Iterator[subprocess.Popen[bytes]]:
     """wecd started as systemd would: the unit's user, directory, environment and commands."""
     unit = _unit(node)
     env = {"PATH": "/usr/bin:/bin"}
@@ -221,13 +221,16 @@ def running_wecd(node: Node) -> Iterator[subprocess.Popen[bytes]]:
     run_as = {"user": unit["User"][0], "group": unit["Group"][0], "extra_groups": [], "cwd": unit["WorkingDirectory"][0]}
     check = subprocess.run(shlex.split(unit["ExecStartPre"][0]), env=env, capture_output=True, text=True, timeout=120, **run_as)
     assert check.returncode == 0, check.stderr
-    proc = subprocess.Popen(shlex.split(unit["ExecStart"][0]), env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, **run_as)
+    stderr = tmp_path / "wecd.stderr"
+    with stderr.open("wb") as err:  # the child keeps its own copy of the descriptor
+        proc = subprocess.Popen(shlex.split(unit["ExecStart"][0]), env=env, stdout=subprocess.DEVNULL, stderr=err, **run_as)
     try:
         try:
             wait_for_port(node.port, timeout=60)
         except TimeoutError:
             proc.kill()
-            pytest.fail(f"the deployed wecd did not start: {proc.communicate(timeout=10)[1]!r}")
+            proc.wait(timeout=10)
+            pytest.fail(f"the deployed wecd did not start: {stderr.read_text()[-4000:]}")
         yield proc
     finally:
         if proc.poll() is None:
