@@ -12,7 +12,9 @@ import hashlib
 import json
 import os
 import re
+import shlex
 import shutil
+import signal
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -26,7 +28,9 @@ BIN = Path(sys.executable).parent
 TARGET_PYTHON = "/usr/bin/python3"
 CACHE = Path(os.environ.get("WEC_TEST_CACHE", Path.home() / ".cache" / "wec-test"))
 
-_RECAP = re.compile(r"^(?P<host>\S+)\s+:\s+ok=(?P<ok>\d+)\s+changed=(?P<changed>\d+)\s+unreachable=(?P<unreachable>\d+)\s+failed=(?P<failed>\d+)")
+_RECAP = re.compile(
+    r"^(?P<host>\S+)\s+:\s+ok=(?P<ok>\d+)\s+changed=(?P<changed>\d+)\s+unreachable=(?P<unreachable>\d+)\s+failed=(?P<failed>\d+)"
+)
 
 
 def tool(name: str) -> str | None:
@@ -98,7 +102,18 @@ def write_json(path: Path, data: Any) -> Path:
 def build_wheel(dest: Path) -> Path:
     """The wec wheel of this checkout (pip wheel --no-deps), as a user would build it."""
     subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation", "-w", str(dest), str(ROOT)],
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "-q",
+            "--no-deps",
+            "--no-build-isolation",
+            "-w",
+            str(dest),
+            str(ROOT),
+        ],
         check=True,
         capture_output=True,
         timeout=300,
@@ -117,7 +132,9 @@ def wheelhouse() -> Path:
     version = subprocess.run(
         [TARGET_PYTHON, "-c", "import sys; print(sys.version)"], capture_output=True, text=True, check=True
     ).stdout
-    key = hashlib.sha256(((ROOT / "requirements" / "runtime.txt").read_bytes() + version.encode())).hexdigest()[:16]
+    key = hashlib.sha256((ROOT / "requirements" / "runtime.txt").read_bytes() + version.encode()).hexdigest()[
+        :16
+    ]
     house = CACHE / f"wheelhouse-{key}"
     if (house / ".complete").exists():
         return house
@@ -127,7 +144,15 @@ def wheelhouse() -> Path:
     builder = work / "venv"
     subprocess.run([TARGET_PYTHON, "-m", "venv", str(builder)], check=True, capture_output=True, timeout=120)
     subprocess.run(
-        [str(builder / "bin" / "pip"), "wheel", "-q", "-w", str(work / "wheels"), "-r", str(ROOT / "requirements" / "runtime.txt")],
+        [
+            str(builder / "bin" / "pip"),
+            "wheel",
+            "-q",
+            "-w",
+            str(work / "wheels"),
+            "-r",
+            str(ROOT / "requirements" / "runtime.txt"),
+        ],
         check=True,
         capture_output=True,
         timeout=600,
@@ -137,3 +162,44 @@ def wheelhouse() -> Path:
     (work / "wheels").rename(house)
     shutil.rmtree(work, ignore_errors=True)
     return house
+
+
+def read_unit(path: Path) -> dict[str, list[str]]:
+    """The ``Key=value`` lines of a systemd unit file (repeated keys kept in order)."""
+    unit: dict[str, list[str]] = {}
+    for line in path.read_text().splitlines():
+        if "=" in line and not line.startswith(("#", "[")):
+            key, value = line.split("=", 1)
+            unit.setdefault(key, []).append(value)
+    return unit
+
+
+def unit_command(unit: dict[str, list[str]], key: str, stderr: Path) -> subprocess.Popen[bytes]:
+    """Start the unit's ``ExecStart`` (or ``ExecStartPre``) as systemd would without systemd:
+    its user and group (no supplementary groups), working directory and environment only."""
+    env = {"PATH": "/usr/bin:/bin"}
+    for assignment in unit.get("Environment", []):
+        name, value = assignment.split("=", 1)
+        env[name] = value
+    with stderr.open("ab") as err:  # the child keeps its own copy of the descriptor
+        return subprocess.Popen(
+            shlex.split(unit[key][0]),
+            env=env,
+            user=unit["User"][0],
+            group=unit["Group"][0],
+            extra_groups=[],
+            cwd=unit["WorkingDirectory"][0],
+            stdout=subprocess.DEVNULL,
+            stderr=err,
+        )
+
+
+def stop(proc: subprocess.Popen[bytes]) -> None:
+    """SIGTERM, then SIGKILL after 30 s."""
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=10)

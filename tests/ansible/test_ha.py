@@ -9,16 +9,14 @@ the reason, while that store is not available, so it turns itself on once the st
 from __future__ import annotations
 
 import os
-import shlex
 import shutil
-import signal
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.ansible.support import TARGET_PYTHON, run_playbook, write_json
+from tests.ansible.support import TARGET_PYTHON, read_unit, run_playbook, stop, unit_command, write_json
 from tests.support.kdc import Kdc
 from tests.support.ports import free_port, wait_for_port
 from wec.sim.events import key_from_line
@@ -33,7 +31,21 @@ QUERY = '<QueryList><Query Id="0"><Select Path="Security">*</Select></Query></Qu
 
 def _psql(sql: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        ["psql", "-X", "-At", "-h", PG_HOST, "-p", str(PG_PORT), "-U", "postgres", "-d", "postgres", "-c", sql],
+        [
+            "psql",
+            "-X",
+            "-At",
+            "-h",
+            PG_HOST,
+            "-p",
+            str(PG_PORT),
+            "-U",
+            "postgres",
+            "-d",
+            "postgres",
+            "-c",
+            sql,
+        ],
         capture_output=True,
         text=True,
         timeout=30,
@@ -90,7 +102,11 @@ def _node_vars(root: Path, n: int, port: int, db: str, kdc: Kdc) -> dict[str, ob
                 "query": QUERY,
                 "options": {"max_time": 1, "heartbeat_interval": 30},
                 "outputs": [
-                    {"driver": "Files", "format": "Raw", "config": {"path": f"{base}/var/log/wec/events/{{client}}/raw.xml"}}
+                    {
+                        "driver": "Files",
+                        "format": "Raw",
+                        "config": {"path": f"{base}/var/log/wec/events/{{client}}/raw.xml"},
+                    }
                 ],
             }
         ],
@@ -116,7 +132,11 @@ def ha(
     wheel, house = packages
     ports = [free_port(), free_port()]
     balancer_port = free_port()
-    local = {"ansible_connection": "local", "ansible_python_interpreter": TARGET_PYTHON, "ansible_become": False}
+    local = {
+        "ansible_connection": "local",
+        "ansible_python_interpreter": TARGET_PYTHON,
+        "ansible_become": False,
+    }
     inventory = write_json(
         work / "hosts.json",
         {
@@ -157,8 +177,15 @@ def ha(
             "wec_collector_enable_proxy_protocol": True,
             "wec_collector_service_principal_name": f"HTTP/wec.test.local@{kdc.realm}",
             "wec_collector_keytab_src": str(kdc.service_keytab),
-            "wec_collector_environment": {"KRB5_CONFIG": f"{target_root}/etc/krb5.conf", "KRB5RCACHETYPE": "none"},
-            "wec_collector_server": {"db_sync_interval": 1, "flush_heartbeats_interval": 1, "shutdown_timeout": 10},
+            "wec_collector_environment": {
+                "KRB5_CONFIG": f"{target_root}/etc/krb5.conf",
+                "KRB5RCACHETYPE": "none",
+            },
+            "wec_collector_server": {
+                "db_sync_interval": 1,
+                "flush_heartbeats_interval": 1,
+                "shutdown_timeout": 10,
+            },
             "wec_collector_database": {
                 "type": "Postgres",
                 "host": PG_HOST,
@@ -186,43 +213,19 @@ def ha(
     return {"root": target_root, "ports": ports, "balancer": balancer_port}
 
 
-def _start_from_unit(unit_file: Path) -> subprocess.Popen[bytes]:
-    unit: dict[str, list[str]] = {}
-    for line in unit_file.read_text().splitlines():
-        if "=" in line and not line.startswith(("#", "[")):
-            key, value = line.split("=", 1)
-            unit.setdefault(key, []).append(value)
-    env = {"PATH": "/usr/bin:/bin", **dict(a.split("=", 1) for a in unit.get("Environment", []))}
-    return subprocess.Popen(
-        shlex.split(unit["ExecStart"][0]),
-        env=env,
-        user=unit["User"][0],
-        group=unit["Group"][0],
-        extra_groups=[],
-        cwd=unit["WorkingDirectory"][0],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-
-
-def _stop(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=10)
-
-
-def test_sources_deliver_through_haproxy_to_both_nodes(ha: dict[str, object], kdc: Kdc, tmp_path: Path) -> None:
+def test_sources_deliver_through_haproxy_to_both_nodes(
+    ha: dict[str, object], kdc: Kdc, tmp_path: Path
+) -> None:
     root = ha["root"]
     ports = ha["ports"]
     balancer = ha["balancer"]
     assert isinstance(root, Path) and isinstance(ports, list) and isinstance(balancer, int)
-    procs = [_start_from_unit(root / "etc" / "systemd" / "system" / f"wecd-node{n}.service") for n in (1, 2)]
+    units = [read_unit(root / "etc" / "systemd" / "system" / f"wecd-node{n}.service") for n in (1, 2)]
+    procs = [unit_command(unit, "ExecStart", tmp_path / f"node{n}.stderr") for n, unit in enumerate(units, 1)]
     haproxy = subprocess.Popen(
-        ["haproxy", "-f", str(root / "haproxy.cfg"), "-db"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        ["haproxy", "-f", str(root / "haproxy.cfg"), "-db"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     procs.append(haproxy)
     try:
@@ -245,7 +248,12 @@ def test_sources_deliver_through_haproxy_to_both_nodes(ha: dict[str, object], kd
             track_keys=True,
         )
         summary = run_machines(
-            RunConfig(template=template, machines=machines, principal_format="HA{n:03d}$@WEC.TEST", keytab_dir=str(tmp_path))
+            RunConfig(
+                template=template,
+                machines=machines,
+                principal_format="HA{n:03d}$@WEC.TEST",
+                keytab_dir=str(tmp_path),
+            )
         )
         assert summary.ok, summary
         acked = set(summary.acked_keys())
@@ -260,4 +268,4 @@ def test_sources_deliver_through_haproxy_to_both_nodes(ha: dict[str, object], kd
         assert written == acked
     finally:
         for proc in procs:
-            _stop(proc)
+            stop(proc)

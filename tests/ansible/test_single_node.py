@@ -5,9 +5,7 @@ collector started from the deployed files, fed by simulated Windows machines."""
 from __future__ import annotations
 
 import json
-import shlex
 import shutil
-import signal
 import stat
 import subprocess
 import textwrap
@@ -17,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.ansible.support import TARGET_PYTHON, Run, run_playbook, write_json
+from tests.ansible.support import TARGET_PYTHON, Run, read_unit, run_playbook, stop, unit_command, write_json
 from tests.support.kdc import Kdc
 from tests.support.ports import free_port, wait_for_port
 from wec.sim.events import key_from_line
@@ -45,7 +43,9 @@ class Node:
         return Path(value)
 
 
-def _vars(root: Path, user: str, port: int, wheel: Path, house: Path, kdc: Kdc, extra_sub: Path) -> dict[str, object]:
+def _vars(
+    root: Path, user: str, port: int, wheel: Path, house: Path, kdc: Kdc, extra_sub: Path
+) -> dict[str, object]:
     return {
         "wec_collector_user": user,
         "wec_collector_group": user,
@@ -69,7 +69,11 @@ def _vars(root: Path, user: str, port: int, wheel: Path, house: Path, kdc: Kdc, 
         "wec_collector_service_principal_name": f"HTTP/wec.test.local@{kdc.realm}",
         "wec_collector_keytab_src": str(kdc.service_keytab),
         "wec_collector_environment": {"KRB5_CONFIG": f"{root}/etc/krb5.conf", "KRB5RCACHETYPE": "none"},
-        "wec_collector_server": {"db_sync_interval": 1, "flush_heartbeats_interval": 1, "shutdown_timeout": 10},
+        "wec_collector_server": {
+            "db_sync_interval": 1,
+            "flush_heartbeats_interval": 1,
+            "shutdown_timeout": 10,
+        },
         "wec_collector_subscriptions": [
             {
                 "name": "security",
@@ -77,7 +81,11 @@ def _vars(root: Path, user: str, port: int, wheel: Path, house: Path, kdc: Kdc, 
                 "query": QUERY,
                 "options": {"max_time": 1, "heartbeat_interval": 30},
                 "outputs": [
-                    {"driver": "Files", "format": "Raw", "config": {"path": f"{root}/var/log/wec/events/{{client}}/raw.xml"}}
+                    {
+                        "driver": "Files",
+                        "format": "Raw",
+                        "config": {"path": f"{root}/var/log/wec/events/{{client}}/raw.xml"},
+                    }
                 ],
             }
         ],
@@ -170,17 +178,13 @@ def test_secrets_and_settings_belong_to_the_service_account_only(node: Node) -> 
         assert _mode_owner(node.path(d)) == ("0o750", node.user, node.user)
     # The code is root's: the service account cannot change what it runs.
     assert _mode_owner(node.path("wec_collector_install_dir") / "bin" / "wecd")[1] == "root"
-    assert (node.path("wec_collector_state_dir") / "wec.sqlite").stat().st_uid == (etc / "wec.toml").stat().st_uid
+    assert (node.path("wec_collector_state_dir") / "wec.sqlite").stat().st_uid == (
+        etc / "wec.toml"
+    ).stat().st_uid
 
 
 def _unit(node: Node) -> dict[str, list[str]]:
-    unit: dict[str, list[str]] = {}
-    text = (node.root / "etc" / "systemd" / "system" / "wecd.service").read_text()
-    for line in text.splitlines():
-        if "=" in line and not line.startswith(("#", "[")):
-            key, value = line.split("=", 1)
-            unit.setdefault(key, []).append(value)
-    return unit
+    return read_unit(node.root / "etc" / "systemd" / "system" / "wecd.service")
 
 
 def test_unit_is_hardened(node: Node) -> None:
@@ -202,9 +206,23 @@ def test_unit_is_hardened(node: Node) -> None:
 def test_both_subscriptions_are_in_the_database(node: Node) -> None:
     wec = node.path("wec_collector_install_dir") / "bin" / "wec"
     out = subprocess.run(
-        ["runuser", "-u", node.user, "--", str(wec), "-c", str(node.path("wec_collector_config_dir") / "wec.toml"),
-         "subscriptions", "list", "-f", "json"],
-        capture_output=True, text=True, check=True, timeout=60,
+        [
+            "runuser",
+            "-u",
+            node.user,
+            "--",
+            str(wec),
+            "-c",
+            str(node.path("wec_collector_config_dir") / "wec.toml"),
+            "subscriptions",
+            "list",
+            "-f",
+            "json",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
     ).stdout
     names = {s["name"]: s for s in json.loads(out)}
     assert set(names) == {"security", "system"}
@@ -212,34 +230,20 @@ def test_both_subscriptions_are_in_the_database(node: Node) -> None:
 
 @pytest.fixture
 def running_wecd(node: Node, tmp_path: Path) -> Iterator[subprocess.Popen[bytes]]:
-    """wecd started as systemd would: the unit's user, directory, environment and commands."""
+    """wecd started from the deployed unit: its user, directory, environment and commands."""
     unit = _unit(node)
-    env = {"PATH": "/usr/bin:/bin"}
-    for assignment in unit.get("Environment", []):
-        key, value = assignment.split("=", 1)
-        env[key] = value
-    run_as = {"user": unit["User"][0], "group": unit["Group"][0], "extra_groups": [], "cwd": unit["WorkingDirectory"][0]}
-    check = subprocess.run(shlex.split(unit["ExecStartPre"][0]), env=env, capture_output=True, text=True, timeout=120, **run_as)
-    assert check.returncode == 0, check.stderr
     stderr = tmp_path / "wecd.stderr"
-    with stderr.open("wb") as err:  # the child keeps its own copy of the descriptor
-        proc = subprocess.Popen(shlex.split(unit["ExecStart"][0]), env=env, stdout=subprocess.DEVNULL, stderr=err, **run_as)
+    check = unit_command(unit, "ExecStartPre", stderr)
+    assert check.wait(timeout=120) == 0, stderr.read_text()
+    proc = unit_command(unit, "ExecStart", stderr)
     try:
         try:
             wait_for_port(node.port, timeout=60)
         except TimeoutError:
-            proc.kill()
-            proc.wait(timeout=10)
             pytest.fail(f"the deployed wecd did not start: {stderr.read_text()[-4000:]}")
         yield proc
     finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(timeout=10)
+        stop(proc)
 
 
 def test_deployed_collector_delivers_simulated_events(
@@ -261,7 +265,12 @@ def test_deployed_collector_delivers_simulated_events(
         track_keys=True,
     )
     summary = run_machines(
-        RunConfig(template=template, machines=MACHINES, principal_format="ANS{n:03d}$@WEC.TEST", keytab_dir=str(tmp_path))
+        RunConfig(
+            template=template,
+            machines=MACHINES,
+            principal_format="ANS{n:03d}$@WEC.TEST",
+            keytab_dir=str(tmp_path),
+        )
     )
     assert summary.ok, summary
     # The subscription selects the Security channel only: part of each machine's log.
