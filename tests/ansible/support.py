@@ -60,7 +60,9 @@ def ansible_env() -> dict[str, str]:
             "ANSIBLE_NOCOLOR": "1",
             "ANSIBLE_FORCE_COLOR": "0",
             "ANSIBLE_PIPELINING": "1",
+            # Ansible's temporary files stay out of the home directory.
             "ANSIBLE_LOCAL_TEMP": str(CACHE / "ansible-tmp"),
+            "ANSIBLE_REMOTE_TEMP": str(CACHE / "ansible-tmp"),
             "ANSIBLE_HOME": str(CACHE / "ansible-home"),
             "ANSIBLE_RETRY_FILES_ENABLED": "0",
         }
