@@ -67,8 +67,9 @@ def ansible_env() -> dict[str, str]:
             "ANSIBLE_RETRY_FILES_ENABLED": "0",
         }
     )
-    # The settings of the test session must not leak into the deployed node's commands.
-    for key in [k for k in env if k.startswith("WEC_")]:
+    # The settings of the test session must not leak into the deployed node's commands, and
+    # the checkout's ansible/ directory on PYTHONPATH must not shadow the ansible package.
+    for key in [k for k in env if k.startswith("WEC_") or k == "PYTHONPATH"]:
         del env[key]
     return env
 

@@ -163,6 +163,8 @@ def ha(
             # Both nodes share the virtualenv (converged one after the other).
             "wec_collector_user": service_account,
             "wec_collector_group": service_account,
+            # One account for both nodes of this host: one home, or each converge moves it.
+            "wec_collector_user_home": f"{target_root}/node1/var/lib/wec",
             "wec_collector_install_dir": f"{target_root}/opt/wec",
             "wec_collector_systemd_dir": f"{target_root}/etc/systemd/system",
             "wec_collector_logrotate_dir": f"{target_root}/etc/logrotate.d",
