@@ -24,6 +24,9 @@ from wec.sim.machine import MachineConfig
 from wec.sim.runner import RunConfig, run_machines
 from wec.store import DatabaseSettings, open_store
 
+# Converging takes minutes on a busy machine: the fixture's time counts against the first test.
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
+
 PG_HOST = os.environ.get("WEC_TEST_PG_HOST", "127.0.0.1")
 PG_PORT = int(os.environ.get("WEC_TEST_PG_PORT", "5432"))
 QUERY = '<QueryList><Query Id="0"><Select Path="Security">*</Select></Query></QueryList>'

@@ -9,6 +9,8 @@ import pytest
 
 from tests.ansible.support import ANSIBLE_DIR, BIN, ansible_env, tool
 
+pytestmark = pytest.mark.slow
+
 PLAYBOOKS = ["playbooks/single-node.yml", "playbooks/ha.yml"]
 
 

@@ -22,6 +22,9 @@ from wec.sim.events import key_from_line
 from wec.sim.machine import MachineConfig
 from wec.sim.runner import RunConfig, run_machines
 
+# Converging takes minutes on a busy machine: the fixture's time counts against the first test.
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
+
 SUBSCRIPTION_UUID = "3f2a9c4e-7b1d-4e8a-b6c5-0d9e8f7a6b51"
 FILE_SUBSCRIPTION_UUID = "b41c7d2e-95a3-4f60-8e1b-7c2d3e4f5a69"
 QUERY = '<QueryList><Query Id="0"><Select Path="Security">*</Select></Query></QueryList>'
