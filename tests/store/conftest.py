@@ -19,6 +19,7 @@ import pytest
 
 from tests.support.postgres import PgCluster
 from wec.model import OutputConfig, Subscription
+from wec.store._codec import SUBSCRIPTION_COLUMNS, subscription_to_row
 from wec.store.base import Store
 from wec.store.postgres import PostgresStore
 from wec.store.sqlite import SQLiteStore
@@ -100,6 +101,44 @@ def db_tables(
             conn.close()
 
     return tables
+
+
+@pytest.fixture
+def put_old_subscription(
+    backend: str, db_path: str, pg_database: str | None, request: pytest.FixtureRequest
+) -> Callable[[Subscription], None]:
+    """Store a subscription behind the store's back, in the columns the table has now: what
+    an older wec wrote before a migration added columns (their defaults then apply)."""
+
+    def put(sub: Subscription) -> None:
+        values = dict(zip(SUBSCRIPTION_COLUMNS, subscription_to_row(sub), strict=True))
+        if backend == "sqlite":
+            with sqlite3.connect(db_path) as conn:
+                have = {r[1] for r in conn.execute("PRAGMA table_info(subscriptions)")}
+                cols = [c for c in SUBSCRIPTION_COLUMNS if c in have]
+                conn.execute(
+                    f"INSERT INTO subscriptions ({', '.join(cols)}) VALUES ({', '.join('?' for _ in cols)})",
+                    [values[c] for c in cols],
+                )
+            return
+        cluster: PgCluster = request.getfixturevalue("pg_cluster")
+        assert pg_database is not None
+        conn = psycopg2.connect(**cluster.connect_kwargs(pg_database))
+        try:
+            with conn, conn.cursor() as cur:
+                cur.execute(
+                    "SELECT column_name FROM information_schema.columns WHERE table_name = 'subscriptions'"
+                )
+                have = {r[0] for r in cur.fetchall()}
+                cols = [c for c in SUBSCRIPTION_COLUMNS if c in have]
+                cur.execute(
+                    f"INSERT INTO subscriptions ({', '.join(cols)}) VALUES ({', '.join('%s' for _ in cols)})",
+                    [values[c] for c in cols],
+                )
+        finally:
+            conn.close()
+
+    return put
 
 
 @pytest.fixture

@@ -67,13 +67,15 @@ def test_migrations_go_up_down_and_up_again(open_db: OpenDb, db_tables: Tables, 
 
 
 @pytest.mark.parametrize("start", range(1, LATEST))
-def test_upgrade_from_each_older_version_keeps_the_data(open_db: OpenDb, start: int, make_sub) -> None:  # type: ignore[no-untyped-def]
+def test_upgrade_from_each_older_version_keeps_the_data(  # type: ignore[no-untyped-def]
+    open_db: OpenDb, start: int, make_sub, put_old_subscription
+) -> None:
     s = open_db()
     assert [m.version for m in s.upgrade(start)] == list(range(1, start + 1))
     with pytest.raises(SchemaMismatch, match="wec db upgrade"):
         s.check_schema()
     sub = make_sub()
-    s.put_subscription(sub)  # version 1 already holds subscriptions
+    put_old_subscription(sub)  # as the wec of that version wrote it (version 1 already had them)
     assert [m.version for m in s.upgrade()] == list(range(start + 1, LATEST + 1))
     s.check_schema()
     assert s.list_subscriptions() == [sub]
