@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """Which source wrote what: ``{client}`` path claims and the ``System/Computer`` check.
 
-Theory of operation (docs/security-attribution.md).
+Theory of operation (docs/security.md, "Attribution").
 
 * **Claims.** The Files ``{client}`` variable keeps only ``[A-Za-z0-9._@-]`` of a principal
   (OpenWEC's rule, kept for compatible paths), so ``WIN10$@CORP``, the user ``WIN10@CORP``

@@ -97,7 +97,7 @@ class Metrics:
         self.format_failures = Counter(
             "openwec_output_format_failures", "Events a format could not write", [*_SUB, "format"], registry=r
         )
-        # wec additions (docs/security-attribution.md).
+        # wec additions (docs/security.md, "Attribution").
         self.client_collisions = Counter(
             "wec_client_name_collisions",
             "Requests refused: the principal renders to the Files {client} of another principal",

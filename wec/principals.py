@@ -3,7 +3,7 @@
 
 Pure functions at the bottom of wec's layers (they import nothing of wec), shared by the
 Kerberos acceptor (machine accounts only, anonymous tickets), the client filters of the model
-and the service (``computer_mismatch``). docs/security-attribution.md explains the rules.
+and the service (``computer_mismatch``). docs/security.md, "Attribution" explains the rules.
 
 A Kerberos principal as GSSAPI displays it is ``name@REALM``, where ``name`` may contain
 components separated by ``/`` and characters escaped with ``\\`` (RFC 1964 §2.1.1). An

@@ -24,7 +24,7 @@ subscription from the database, and only subscriptions whose outputs changed get
   else is a 503 without Ack: the source keeps the batch and sends it again.
 * **End**: an empty 200. **SubscriptionEnd**: logged (why the source gave up), an empty 200.
 
-Attribution (docs/security-attribution.md): every message is refused (403) when its
+Attribution (docs/security.md, "Attribution"): every message is refused (403) when its
 principal renders to the Files ``{client}`` of another principal that delivered first;
 Heartbeat and Events must arrive at the endpoint their Enumerate handed out
 (``/wsman/subscriptions/<the e:Identifier>``); ``computer_mismatch`` compares each event's

@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Attribution attacks against the real wecd and a real KDC (docs/security-attribution.md).
+"""Attribution attacks against the real wecd and a real KDC (docs/security.md, "Attribution").
 
 Each test authenticates real principals of the test realm over real sockets and checks what
 the collector wrote, logged and counted: users and look-alike machine accounts posing as a
