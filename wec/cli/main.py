@@ -11,6 +11,7 @@ Exit codes: 0 success, 1 operation failed, 2 bad usage or settings, 3 database s
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Callable, Sequence
 from typing import IO
@@ -94,7 +95,18 @@ def main(argv: list[str] | None = None, *, stdout: IO[str] | None = None, stderr
         return exc.code if isinstance(exc.code, int) else EXIT_USAGE
     func: Callable[[Context, argparse.Namespace], int] = args.func
     ctx = Context(settings=None, out=out, stdin=stdin or sys.stdin)
-    apply_umask()  # `wec db init` creates the state database, `subscriptions load` may too
+    # `wec db init` creates the state database, `subscriptions load` may too. Restored after
+    # the command: main() also runs inside other programs (tests, wec.demo).
+    previous_umask = apply_umask()
+    try:
+        return _run(ctx, args, func, out)
+    finally:
+        os.umask(previous_umask)
+
+
+def _run(
+    ctx: Context, args: argparse.Namespace, func: Callable[[Context, argparse.Namespace], int], out: Out
+) -> int:
     try:
         if not getattr(args, "no_settings", False):
             ctx.settings = load_settings(args.config)
