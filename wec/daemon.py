@@ -6,7 +6,8 @@ Start-up order matters: the SLDC kernels are compiled and the database schema ch
 
 Signals: SIGTERM/SIGINT stop accepting, let in-flight batches finish (bounded by
 ``server.shutdown_timeout``), flush heartbeats and exit 0. SIGHUP reopens log files, reloads
-subscriptions from the database and rebuilds every output (Files reopen their files).
+subscriptions from the database, rebuilds every output (Files reopen their files) and
+reloads the certificates, key, CAs and CRL of TLS collectors (for new connections).
 
 With ``server.worker_processes`` > 1 the process becomes a :class:`~wec.supervisor.Supervisor`
 whose forked workers each run one :class:`Daemon`.
@@ -24,7 +25,8 @@ from typing import Any
 
 import accel
 from wec.auth.kerberos import KerberosAcceptor
-from wec.config import ConfigError, Settings
+from wec.auth.tls import TlsConfigError, TlsCredentials, load_credentials
+from wec.config import CollectorSettings, ConfigError, Settings
 from wec.logsetup import reopen_logs
 from wec.metrics import Metrics, start_monitoring
 from wec.outputs.handles import FileHandles
@@ -33,6 +35,7 @@ from wec.store import HeartbeatQueue, Store, open_store
 from wec.supervisor import Supervisor
 from wec.transport.app import WecApp
 from wec.transport.server import WecServer, make_server
+from wec.transport.tls import TlsEndpoint, TlsServer, make_tls_server
 
 __all__ = ["Daemon", "check", "configure_kernels"]
 
@@ -47,8 +50,27 @@ def configure_kernels(settings: Settings) -> None:
         raise ConfigError(f"server.numba_cache_dir: {err}") from err
 
 
+def tls_endpoint(collector: CollectorSettings) -> TlsEndpoint:
+    """The credentials of a ``type = "Tls"`` collector, loaded now (a ConfigError when they
+    cannot be used) and again on every SIGHUP."""
+    auth = collector.authentication
+    where = f"collector {collector.listen_address}:{collector.listen_port}"
+
+    def load() -> TlsCredentials:
+        assert auth.ca_certificate and auth.server_certificate and auth.server_private_key
+        return load_credentials(
+            auth.ca_certificate, auth.server_certificate, auth.server_private_key, auth.crl_file
+        )
+
+    try:
+        return TlsEndpoint(load, where)
+    except TlsConfigError as err:
+        raise ConfigError(f"{where}: {err}") from err
+
+
 def check(settings: Settings) -> None:
-    """What ``wecd --check`` verifies: the kernel cache, the schema, every keytab/SPN."""
+    """What ``wecd --check`` verifies: the kernel cache, the schema, every keytab/SPN and
+    every TLS certificate/key/CA file."""
     configure_kernels(settings)
     store = open_store(settings.database)
     try:
@@ -58,6 +80,8 @@ def check(settings: Settings) -> None:
     for c in settings.collectors:
         if c.authentication.type == "Kerberos":
             KerberosAcceptor(settings.server.keytab, c.authentication.service_principal_name)
+        else:
+            tls_endpoint(c)
 
 
 @dataclass
@@ -110,12 +134,21 @@ class Daemon:
         self.service.sync(force=True)
         for c in s.collectors:
             acceptor = None
+            endpoint = None
             if c.authentication.type == "Kerberos":
                 acceptor = KerberosAcceptor(s.server.keytab, c.authentication.service_principal_name)
             else:
-                raise NotImplementedError("TLS collectors arrive in a later release")
+                endpoint = tls_endpoint(c)
+                thumbprints = endpoint.credentials.thumbprints
+                log.info(
+                    "collector %s:%s: TLS with %d CA(s): %s",
+                    c.listen_address,
+                    c.listen_port,
+                    len(thumbprints),
+                    ", ".join(f"{cn}={tp}" for cn, tp in sorted(thumbprints.items())),
+                )
             app = WecApp(c, self.service, acceptor, max_events=s.server.max_events_per_batch)
-            srv = make_server(
+            srv = (make_server if endpoint is None else _tls_factory(endpoint))(
                 (c.listen_address, c.listen_port),
                 app,
                 threads=s.server.thread_pool_size,
@@ -190,6 +223,10 @@ class Daemon:
         # the files anew (logrotate moved them).
         if self.file_handles is not None:
             self.file_handles.close_all()
+        # New TLS connections get the renewed certificates; established ones keep theirs.
+        for srv in self.servers:
+            if isinstance(srv, TlsServer):
+                srv.tls.reload()
 
     def install_signals(self) -> None:
         def stop(signum: int, frame: FrameType | None) -> None:
@@ -266,3 +303,10 @@ class Daemon:
             self.serve_forever(monitoring=False)
         finally:
             self.shutdown()
+
+
+def _tls_factory(endpoint: TlsEndpoint) -> Any:
+    def make(bind: tuple[str, int], app: WecApp, **kwargs: Any) -> TlsServer:
+        return make_tls_server(bind, app, endpoint, **kwargs)
+
+    return make

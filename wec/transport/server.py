@@ -154,6 +154,18 @@ class _Connection(cheroot_server.HTTPConnection):  # type: ignore[misc]
                 self.remote_addr, self.remote_port = info.address, info.port
         return bool(super().communicate())  # type: ignore[no-untyped-call]
 
+    def replace_socket(self, sock: socket.socket) -> None:
+        """Carry on over ``sock``, a wrapper of the accepted socket (TLS, once its handshake is
+        done in this connection's worker: wec.transport.tls). Reader, writer and the request
+        deadline follow it."""
+        self.socket = sock
+        if self._reader is not None:
+            self._reader = _DeadlineSocket(sock, float(self.server.timeout))
+            self.rfile = cheroot_makefile.StreamReader(self._reader, "rb", self.rbufsize)
+        else:
+            self.rfile = cheroot_makefile.StreamReader(sock, "rb", self.rbufsize)
+        self.wfile = cheroot_makefile.StreamWriter(sock, "wb", self.wbufsize)
+
     def close(self) -> None:
         if self.wec_state is not None:
             self.wec_state.close()
