@@ -132,13 +132,14 @@ class Daemon:
         )
         self.service.sync_on_requests = False  # _housekeeping() syncs every db_sync_interval
         self.service.sync(force=True)
-        for c in s.collectors:
+        # Every credential is loaded before the first port opens: a collector with one
+        # unusable TLS file must not half-start.
+        endpoints = [tls_endpoint(c) if c.authentication.type == "Tls" else None for c in s.collectors]
+        for c, endpoint in zip(s.collectors, endpoints, strict=True):
             acceptor = None
-            endpoint = None
             if c.authentication.type == "Kerberos":
                 acceptor = KerberosAcceptor(s.server.keytab, c.authentication.service_principal_name)
-            else:
-                endpoint = tls_endpoint(c)
+            elif endpoint is not None:
                 thumbprints = endpoint.credentials.thumbprints
                 log.info(
                     "collector %s:%s: TLS with %d CA(s): %s",

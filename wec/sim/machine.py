@@ -437,9 +437,22 @@ class Machine:
 
     # -- enumeration -------------------------------------------------------------------------
 
+    def _load_client_certificate(self) -> None:
+        """TLS: the machine's certificate and key, presented on every connection."""
+        cfg = self.config
+        if self.security.ssl_context is not None:
+            return
+        if not (cfg.tls_ca and cfg.tls_cert and cfg.tls_key):
+            raise AuthError("TLS needs a CA file, a client certificate and its key")
+        self.security = ClientSecurity(
+            mode="plain", ssl_context=tls_client_context(cfg.tls_ca, cfg.tls_cert, cfg.tls_key)
+        )
+
     def enumerate(self) -> soap.EnumerateResponse:
         """One Enumerate + End on a fresh manager connection (PROTOCOL.md §1 TCP #1)."""
         cfg = self.config
+        if cfg.auth == "tls":
+            self._load_client_certificate()
         conn = WinRMConnection(cfg.manager_url, self.security, cfg.connect_to, cfg.timeout_s)
         try:
             msg, op = soap.new_uuid(), soap.new_uuid()
@@ -510,11 +523,7 @@ class Machine:
         deadline = t0 + cfg.duration_s
         try:
             if cfg.auth == "tls":
-                if not (cfg.tls_ca and cfg.tls_cert and cfg.tls_key):
-                    raise AuthError("TLS needs a CA file, a client certificate and its key")
-                self.security = ClientSecurity(
-                    mode="plain", ssl_context=tls_client_context(cfg.tls_ca, cfg.tls_cert, cfg.tls_key)
-                )
+                self._load_client_certificate()
             elif cfg.auth != "plain" and cfg.principal and cfg.keytab:
                 self.security = ClientSecurity(
                     mode=cfg.auth,

@@ -110,6 +110,7 @@ class _Connection(cheroot_server.HTTPConnection):  # type: ignore[misc]
 
     wec_state: ConnectionState | None = None
     _proxy_done = False
+    _first_byte_seen = False
     _reader: _DeadlineSocket | None = None
 
     def __init__(self, server: WecServer, sock: socket.socket, makefile: Any = None) -> None:
@@ -152,7 +153,26 @@ class _Connection(cheroot_server.HTTPConnection):  # type: ignore[misc]
             self._proxy_done = True
             if info.address is not None:
                 self.remote_addr, self.remote_port = info.address, info.port
+        if not self._first_byte_seen and self.server.ssl_adapter is None:
+            self._first_byte_seen = True
+            if self._starts_with_tls():
+                # A source configured for HTTPS (IssuerCA=) pointed at an HTTP port: cheroot
+                # would wait for a request line until the timeout while the client waits for
+                # a ServerHello. Say so and close.
+                log.warning(
+                    "TLS handshake from %s:%s on a plain HTTP (Kerberos) port: connection closed",
+                    self.remote_addr,
+                    self.remote_port,
+                )
+                return False
         return bool(super().communicate())  # type: ignore[no-untyped-call]
+
+    def _starts_with_tls(self) -> bool:
+        try:
+            first = self.rfile.peek(1)[:1]
+        except OSError:  # timed out or reset: the request reading below reports it
+            return False
+        return first == b"\x16"  # a TLS handshake record (ClientHello)
 
     def replace_socket(self, sock: socket.socket) -> None:
         """Carry on over ``sock``, a wrapper of the accepted socket (TLS, once its handshake is

@@ -151,7 +151,8 @@ class _TlsConnection(_Connection):
             raw.settimeout(_remaining(deadline))
             first = raw.recv(1, socket.MSG_PEEK)
             if not first:
-                log.info("TLS connection from %s closed before its handshake", self._peer())
+                # A TCP health check or port probe: nothing worth a warning.
+                log.debug("TLS connection from %s closed before its handshake", self._peer())
                 return None
             if first[0] != _TLS_HANDSHAKE_RECORD:
                 self._refuse_not_tls(raw, first)
