@@ -80,7 +80,7 @@ def tls_machines(collector: TlsCollector, machines: int = 3, events: int = 40) -
 def clients_in(collector: TlsCollector, table: str) -> set[str]:
     db = sqlite3.connect(collector.directory / "wec.sqlite")
     try:
-        return {row[0] for row in db.execute(f"select client from {table}")}  # noqa: S608
+        return {row[0] for row in db.execute(f"select client from {table}")}
     finally:
         db.close()
 
@@ -97,9 +97,9 @@ def test_events_are_delivered_over_https_with_the_cn_as_identity(running: TlsCol
     # {client} of the Files path, and the bookmarks, are keyed by the certificate CN.
     dirs = {p.parent.name for p in running.output_files()}
     assert dirs == {"sim001.wec.test.local", "sim002.wec.test.local", "sim003.wec.test.local"}
-    assert running.wait_for(
-        lambda: clients_in(running, "bookmarks") == dirs, 10
-    ), clients_in(running, "bookmarks")
+    assert running.wait_for(lambda: clients_in(running, "bookmarks") == dirs, 10), clients_in(
+        running, "bookmarks"
+    )
 
 
 def test_the_kerberos_port_is_served_alongside(running: TlsCollector, keytab_dir: Path) -> None:
@@ -197,9 +197,11 @@ def test_plain_http_on_the_tls_port_is_400(running: TlsCollector) -> None:
 def test_a_tls_client_on_the_kerberos_port_is_closed(running: TlsCollector) -> None:
     assert running.pki is not None
     ctx = running.pki.context(running.pki.clients["sim001.wec.test.local"])
-    with socket.create_connection(("127.0.0.1", running.port), timeout=20) as raw:
-        with pytest.raises((ssl.SSLError, OSError)):
-            ctx.wrap_socket(raw, server_hostname=SERVER_NAME)
+    with (
+        socket.create_connection(("127.0.0.1", running.port), timeout=20) as raw,
+        pytest.raises((ssl.SSLError, OSError)),
+    ):
+        ctx.wrap_socket(raw, server_hostname=SERVER_NAME)
     assert running.wait_for(lambda: "on a plain HTTP (Kerberos) port" in running.logs(), 10)
     assert state_is_untouched(running)
 
@@ -272,3 +274,28 @@ def test_a_broken_file_on_sighup_keeps_the_current_certificates(running: TlsColl
         assert conn.post(soap.encode_utf16(text)).status == 200
     finally:
         conn.close()
+
+
+def test_wec_sim_command_line_over_https(running: TlsCollector, capsys: pytest.CaptureFixture[str]) -> None:
+    from wec.sim.cli import main
+
+    assert running.pki is not None
+    argv = [
+        "--manager-url",
+        running.tls_url,
+        "--connect",
+        f"127.0.0.1:{running.tls_port}",
+        "--tls-ca",
+        str(running.pki.server_ca),
+        "--tls-client-dir",
+        str(running.pki.client_dir),
+        "--machines",
+        "3",
+        "--events",
+        "10",
+        "--duration",
+        "60",
+        "--json",
+    ]
+    assert main(argv) == 0, capsys.readouterr()
+    assert '"events_acked": 30' in capsys.readouterr().out

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from pytest import LogCaptureFixture as LogCapture
 
 from tests.support.pki import Ca, Issued, write_chain
 from tests.support.ports import free_port, wait_for_port
@@ -185,7 +186,7 @@ def refused(port: int, ctx: ssl.SSLContext) -> BaseException:
     raise AssertionError("the connection was accepted")
 
 
-def wait_log(caplog: pytest.LogCaptureFixture, text: str) -> str:
+def wait_log(caplog: LogCapture, text: str) -> str:
     deadline = time.monotonic() + WAIT
     while time.monotonic() < deadline:
         for r in caplog.records:
@@ -262,7 +263,8 @@ def test_keep_alive_requests_share_one_session(running: Running, pki: Pki) -> No
 def test_proxy_header_in_front_of_tls(pki: Pki) -> None:
     r = serve(pki.endpoint(), proxy_protocol=True)
     try:
-        c = Client(r.port, client_context(pki, pki.win10), prefix=b"PROXY TCP4 10.1.2.3 10.0.0.1 50000 5986\r\n")
+        proxy = b"PROXY TCP4 10.1.2.3 10.0.0.1 50000 5986\r\n"
+        c = Client(r.port, client_context(pki, pki.win10), prefix=proxy)
         try:
             status, data = c.get()
         finally:
@@ -277,7 +279,7 @@ def test_proxy_header_in_front_of_tls(pki: Pki) -> None:
 # --- refused --------------------------------------------------------------------------------
 
 
-def _assert_refused(running: Running, ctx: ssl.SSLContext, caplog: pytest.LogCaptureFixture, text: str) -> None:
+def _assert_refused(running: Running, ctx: ssl.SSLContext, caplog: LogCapture, text: str) -> None:
     caplog.set_level(logging.INFO, logger="wec.transport")
     calls = running.app.calls
     refused(running.port, ctx)
@@ -285,41 +287,35 @@ def _assert_refused(running: Running, ctx: ssl.SSLContext, caplog: pytest.LogCap
     assert running.app.calls == calls  # nothing reached the application
 
 
-def test_no_client_certificate_is_refused(running: Running, pki: Pki, caplog: pytest.LogCaptureFixture) -> None:
+def test_no_client_certificate_is_refused(running: Running, pki: Pki, caplog: LogCapture) -> None:
     _assert_refused(running, client_context(pki, None), caplog, "no certificate")
 
 
-def test_certificate_of_an_unknown_ca_is_refused(
-    running: Running, pki: Pki, caplog: pytest.LogCaptureFixture
-) -> None:
+def test_certificate_of_an_unknown_ca_is_refused(running: Running, pki: Pki, caplog: LogCapture) -> None:
     stranger = Ca("WEC Test CA 1").issue("intruder.wec.test")  # same name, other key
     _assert_refused(running, client_context(pki, stranger), caplog, "unable to get local issuer certificate")
 
 
-def test_expired_certificate_is_refused(running: Running, pki: Pki, caplog: pytest.LogCaptureFixture) -> None:
+def test_expired_certificate_is_refused(running: Running, pki: Pki, caplog: LogCapture) -> None:
     now = dt.datetime.now(dt.UTC)
-    old = pki.ca1.issue("old.wec.test", not_before=now - dt.timedelta(days=60), not_after=now - dt.timedelta(days=1))
+    old = pki.ca1.issue(
+        "old.wec.test", not_before=now - dt.timedelta(days=60), not_after=now - dt.timedelta(days=1)
+    )
     _assert_refused(running, client_context(pki, old), caplog, "certificate has expired")
 
 
-def test_not_yet_valid_certificate_is_refused(
-    running: Running, pki: Pki, caplog: pytest.LogCaptureFixture
-) -> None:
+def test_not_yet_valid_certificate_is_refused(running: Running, pki: Pki, caplog: LogCapture) -> None:
     now = dt.datetime.now(dt.UTC)
     early = pki.ca1.issue("early.wec.test", not_before=now + dt.timedelta(days=1))
     _assert_refused(running, client_context(pki, early), caplog, "certificate is not yet valid")
 
 
-def test_server_only_certificate_is_refused_as_client(
-    running: Running, pki: Pki, caplog: pytest.LogCaptureFixture
-) -> None:
+def test_server_only_certificate_is_refused_as_client(running: Running, pki: Pki, caplog: LogCapture) -> None:
     server_only = pki.ca1.issue("web.wec.test", client=False, server=True)
     _assert_refused(running, client_context(pki, server_only), caplog, "unsuitable certificate purpose")
 
 
-def test_revoked_certificate_is_refused_with_a_crl(
-    pki: Pki, tmp_path: Path, caplog: pytest.LogCaptureFixture
-) -> None:
+def test_revoked_certificate_is_refused_with_a_crl(pki: Pki, tmp_path: Path, caplog: LogCapture) -> None:
     revoked = pki.ca1.issue("stolen.wec.test")
     crl = tmp_path / "crl.pem"
     crl.write_bytes(pki.ca1.crl([revoked]) + pki.ca2.crl([]))
@@ -331,16 +327,16 @@ def test_revoked_certificate_is_refused_with_a_crl(
         r.stop()
 
 
-def test_weak_tls12_suites_are_refused(running: Running, pki: Pki, caplog: pytest.LogCaptureFixture) -> None:
+def test_weak_tls12_suites_are_refused(running: Running, pki: Pki, caplog: LogCapture) -> None:
     ctx = client_context(pki, pki.win10, tls12=True, ciphers="ECDHE-ECDSA-AES128-SHA:ECDHE-ECDSA-AES256-SHA")
     _assert_refused(running, ctx, caplog, "no cipher suite in common")
 
 
-def test_certificate_without_cn_is_dropped(running: Running, pki: Pki, caplog: pytest.LogCaptureFixture) -> None:
+def test_certificate_without_cn_is_dropped(running: Running, pki: Pki, caplog: LogCapture) -> None:
     _assert_refused(running, client_context(pki, pki.ca1.issue(None)), caplog, "has no CN")
 
 
-def test_plain_http_on_the_tls_port_gets_400(running: Running, caplog: pytest.LogCaptureFixture) -> None:
+def test_plain_http_on_the_tls_port_gets_400(running: Running, caplog: LogCapture) -> None:
     caplog.set_level(logging.INFO, logger="wec.transport")
     conn = http.client.HTTPConnection("127.0.0.1", running.port, timeout=WAIT)
     try:
@@ -354,7 +350,7 @@ def test_plain_http_on_the_tls_port_gets_400(running: Running, caplog: pytest.Lo
     assert running.app.calls == 0
 
 
-def test_tls_client_on_a_plain_port_is_closed_with_a_log_line(pki: Pki, caplog: pytest.LogCaptureFixture) -> None:
+def test_tls_client_on_a_plain_port_is_closed_with_a_log_line(pki: Pki, caplog: LogCapture) -> None:
     caplog.set_level(logging.INFO, logger="wec.transport")
     r = serve(None)
     try:
@@ -365,9 +361,7 @@ def test_tls_client_on_a_plain_port_is_closed_with_a_log_line(pki: Pki, caplog: 
         r.stop()
 
 
-def test_a_stalled_handshake_does_not_block_other_clients(
-    pki: Pki, caplog: pytest.LogCaptureFixture
-) -> None:
+def test_a_stalled_handshake_does_not_block_other_clients(pki: Pki, caplog: LogCapture) -> None:
     caplog.set_level(logging.INFO, logger="wec.transport")
     r = serve(pki.endpoint(), handshake_timeout=3)
     stalled = socket.create_connection(("127.0.0.1", r.port), timeout=WAIT)
@@ -388,7 +382,7 @@ def test_a_stalled_handshake_does_not_block_other_clients(
 
 
 def test_reload_keeps_established_connections_and_serves_new_files(
-    pki: Pki, tmp_path: Path, caplog: pytest.LogCaptureFixture
+    pki: Pki, tmp_path: Path, caplog: LogCapture
 ) -> None:
     ca_file = write_chain(tmp_path / "ca.pem", pki.ca1)
     cert_file, key_file = pki.server.write(tmp_path, "server")

@@ -169,7 +169,7 @@ class _Connection(cheroot_server.HTTPConnection):  # type: ignore[misc]
 
     def _starts_with_tls(self) -> bool:
         try:
-            first = self.rfile.peek(1)[:1]
+            first: bytes = self.rfile.peek(1)[:1]
         except OSError:  # timed out or reset: the request reading below reports it
             return False
         return first == b"\x16"  # a TLS handshake record (ClientHello)
