@@ -299,3 +299,28 @@ def test_wec_sim_command_line_over_https(running: TlsCollector, capsys: pytest.C
     ]
     assert main(argv) == 0, capsys.readouterr()
     assert '"events_acked": 30' in capsys.readouterr().out
+
+
+def test_the_demo_with_tls_forwards_over_both_transports(tmp_path: Path) -> None:
+    import os
+
+    from tests.e2e.harness import ROOT
+    from tests.support.ports import free_port
+
+    env = {**os.environ, "NUMBA_CACHE_DIR": os.environ.get("NUMBA_CACHE_DIR", str(ROOT / ".cache" / "numba"))}
+    for key in ("KRB5_CONFIG", "KRB5_KDC_PROFILE", "KRB5CCNAME"):
+        env.pop(key, None)  # the demo brings its own KDC
+    argv = ["--state", str(tmp_path / "state"), "--port", str(free_port()), "--tls", "--tls-port"]
+    argv += [str(free_port()), "--machines", "2", "--events", "20"]
+    proc = subprocess.run(
+        [sys.executable, "-m", "wec.demo", *argv],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=ROOT,
+    )
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert "HTTPS simulator: 40 events acked of 40 sent" in proc.stdout
+    sources = {p.parent.name for p in (tmp_path / "state" / "events").rglob("*.jsonl")}
+    assert {"tls01.wec.test.local", "tls02.wec.test.local"} <= sources, sources
