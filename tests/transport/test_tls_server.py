@@ -418,3 +418,14 @@ def test_reload_keeps_established_connections_and_serves_new_files(
             established.close()
     finally:
         r.stop()
+
+
+@pytest.mark.parametrize("tls12", [False, True])
+def test_no_session_ticket_outlives_the_certificate_checks(running: Running, pki: Pki, tls12: bool) -> None:
+    c = Client(running.port, client_context(pki, pki.win10, tls12=tls12))
+    try:
+        assert c.get()[0] == 200  # TLS 1.3 tickets would have arrived with the response
+        session = c.sock.session
+        assert session is not None and not session.has_ticket
+    finally:
+        c.close()

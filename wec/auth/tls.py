@@ -184,6 +184,11 @@ def load_credentials(
     # chain on its own, as it does in OpenWEC.
     ctx.verify_flags |= ssl.VERIFY_X509_PARTIAL_CHAIN
     ctx.set_alpn_protocols(["http/1.1"])
+    # No session tickets: a resumed session skips the certificate checks, and a ticket outlives
+    # a reload that removed a CA or added a CRL. Sources reconnect rarely; full handshakes are
+    # cheap at that rate.
+    ctx.options |= ssl.OP_NO_TICKET
+    ctx.num_tickets = 0
     try:
         ctx.load_verify_locations(cadata=b"\n".join(cas).decode("ascii"))
     except (ssl.SSLError, ValueError, UnicodeDecodeError) as err:
