@@ -324,3 +324,17 @@ def test_the_demo_with_tls_forwards_over_both_transports(tmp_path: Path) -> None
     assert "HTTPS simulator: 40 events acked of 40 sent" in proc.stdout
     sources = {p.parent.name for p in (tmp_path / "state" / "events").rglob("*.jsonl")}
     assert {"tls01.wec.test.local", "tls02.wec.test.local"} <= sources, sources
+
+
+def test_worker_processes_serve_tls_and_reload_it(tmp_path: Path, kdc: Kdc, pki: TlsPki) -> None:
+    c = TlsCollector(tmp_path / "workers", kdc, pki=pki, extra_settings="worker_processes = 2")
+    c.add_subscription(subscription_toml())
+    c.start()
+    try:
+        summary = run_machines(tls_machines(c, machines=2, events=20))
+        assert summary.ok, summary.to_dict()
+        assert c.proc is not None
+        c.proc.send_signal(signal.SIGHUP)  # forwarded to each worker
+        assert c.wait_for(lambda: c.logs().count("TLS certificates reloaded") >= 2, 30), c.logs()[-3000:]
+    finally:
+        c.stop()
