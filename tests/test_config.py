@@ -773,3 +773,28 @@ def test_the_older_openwec_histogram_key_is_accepted() -> None:
     settings = parse_settings(raw)
     assert settings.monitoring is not None
     assert settings.monitoring.http_request_duration_buckets == (0.1, 1.0)
+
+
+def test_crl_file_is_a_tls_key() -> None:
+    auth = {"type": "Kerberos", "crl_file": "/etc/wec/crl.pem"}
+    with pytest.raises(ConfigError, match="crl_file' is a Tls key"):
+        parse_settings(_with(lambda r: r["collectors"][0].update(authentication=auth)))
+    tls = {"type": "Tls", **{k: f"/etc/wec/{k}.pem" for k in TLS_KEYS}, "crl_file": "/etc/wec/crl.pem"}
+    s = parse_settings(_with(lambda r: r["collectors"][0].update(authentication=tls)))
+    assert s.collectors[0].authentication.crl_file == "/etc/wec/crl.pem"
+
+
+def test_relative_tls_files_start_from_state_dir(tmp_path: Path) -> None:
+    path = tmp_path / "wec.toml"
+    path.write_text(
+        '[server]\nstate_dir = "/var/lib/wec"\n[database]\ntype = "SQLite"\npath = "db.sqlite"\n'
+        '[[collectors]]\nlisten_address = "0.0.0.0"\nlisten_port = 5986\n'
+        '[collectors.authentication]\ntype = "Tls"\nca_certificate = "tls/ca.pem"\n'
+        'server_certificate = "/etc/wec/server.crt"\nserver_private_key = "tls/server.key"\n'
+        'crl_file = "tls/crl.pem"\n'
+    )
+    auth = load_settings(path, environ={}).collectors[0].authentication
+    assert auth.ca_certificate == "/var/lib/wec/tls/ca.pem"
+    assert auth.server_certificate == "/etc/wec/server.crt"
+    assert auth.server_private_key == "/var/lib/wec/tls/server.key"
+    assert auth.crl_file == "/var/lib/wec/tls/crl.pem"

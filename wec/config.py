@@ -132,6 +132,8 @@ class AuthSettings:
     ca_certificate: str | None = None
     server_certificate: str | None = None
     server_private_key: str | None = None
+    # wec addition: a PEM file of CRLs, one per CA, checked against client certificates
+    crl_file: str | None = None
 
 
 @dataclass(frozen=True)
@@ -340,7 +342,7 @@ def _auth(where: str, data: Mapping[str, Any]) -> AuthSettings:
     if auth.type == "Kerberos":
         # service_principal_name may be left out: any key of the keytab is then accepted,
         # which lets HTTP/ and HOST/ (Windows Server 2025) share one port.
-        for key in ("ca_certificate", "server_certificate", "server_private_key"):
+        for key in ("ca_certificate", "server_certificate", "server_private_key", "crl_file"):
             if getattr(auth, key) is not None:
                 raise ConfigError(f"'{where}.{key}' is a Tls key, not valid with type = \"Kerberos\"")
     elif auth.type == "Tls":
@@ -521,4 +523,21 @@ def _resolve_paths(settings: Settings, base: Path) -> Settings:
         server = ServerSettings(**{**server.__dict__, "keytab": str(root / keytab)})
     if server.state_dir != str(root):
         server = ServerSettings(**{**server.__dict__, "state_dir": str(root)})
-    return Settings(**{**settings.__dict__, "database": db, "server": server})
+    collectors = tuple(_resolve_tls_paths(c, root) for c in settings.collectors)
+    return Settings(**{**settings.__dict__, "database": db, "server": server, "collectors": collectors})
+
+
+_TLS_FILES = ("ca_certificate", "server_certificate", "server_private_key", "crl_file")
+
+
+def _resolve_tls_paths(collector: CollectorSettings, root: Path) -> CollectorSettings:
+    """The TLS files of a collector, relative to the same root as the keytab."""
+    auth = collector.authentication
+    changed = {
+        key: str(root / value)
+        for key in _TLS_FILES
+        if (value := getattr(auth, key)) is not None and not Path(value).is_absolute()
+    }
+    if not changed:
+        return collector
+    return dataclasses.replace(collector, authentication=dataclasses.replace(auth, **changed))

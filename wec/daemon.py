@@ -6,7 +6,8 @@ Start-up order matters: the SLDC kernels are compiled and the database schema ch
 
 Signals: SIGTERM/SIGINT stop accepting, let in-flight batches finish (bounded by
 ``server.shutdown_timeout``), flush heartbeats and exit 0. SIGHUP reopens log files, reloads
-subscriptions from the database and rebuilds every output (Files reopen their files).
+subscriptions from the database, rebuilds every output (Files reopen their files) and
+reloads the certificates, key, CAs and CRL of TLS collectors (for new connections).
 
 With ``server.worker_processes`` > 1 the process becomes a :class:`~wec.supervisor.Supervisor`
 whose forked workers each run one :class:`Daemon`.
@@ -25,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 import accel
 from wec.auth.kerberos import KerberosAcceptor, default_keytab_text
+from wec.auth.tls import TlsConfigError, TlsCredentials, load_credentials
 from wec.config import CollectorSettings, ConfigError, Settings
 from wec.logsetup import reopen_logs
 from wec.metrics import Metrics, start_monitoring
@@ -37,6 +39,7 @@ from wec.store import HeartbeatQueue, Store, open_store
 from wec.supervisor import Supervisor
 from wec.transport.app import WecApp
 from wec.transport.server import ConnectionLimits, WecServer, make_server
+from wec.transport.tls import TlsEndpoint, TlsServer, make_tls_server
 
 if TYPE_CHECKING:
     from wec.model import Subscription
@@ -131,8 +134,27 @@ def kerberos_acceptor(settings: Settings, collector: CollectorSettings) -> Kerbe
     )
 
 
+def tls_endpoint(collector: CollectorSettings) -> TlsEndpoint:
+    """The credentials of a ``type = "Tls"`` collector, loaded now (a ConfigError when they
+    cannot be used) and again on every SIGHUP."""
+    auth = collector.authentication
+    where = f"collector {collector.listen_address}:{collector.listen_port}"
+
+    def load() -> TlsCredentials:
+        assert auth.ca_certificate and auth.server_certificate and auth.server_private_key
+        return load_credentials(
+            auth.ca_certificate, auth.server_certificate, auth.server_private_key, auth.crl_file
+        )
+
+    try:
+        return TlsEndpoint(load, where)
+    except TlsConfigError as err:
+        raise ConfigError(f"{where}: {err}") from err
+
+
 def check(settings: Settings, *, outputs: bool = True) -> list[str]:
-    """What ``wecd --check`` verifies: the kernel cache, the schema, every keytab/SPN and (unless
+    """What ``wecd --check`` verifies: the kernel cache, the schema, every keytab/SPN, every TLS
+    certificate/key/CA file and (unless
     ``outputs`` is false) the outputs of enabled subscriptions. Returns notes for the operator
     (the keytab in use, secrets that other users can read); raises on a fault. At start-up a
     bad output does not stop the collector: only that subscription is not offered
@@ -147,6 +169,8 @@ def check(settings: Settings, *, outputs: bool = True) -> list[str]:
     for c in settings.collectors:
         if c.authentication.type == "Kerberos":
             kerberos_acceptor(settings, c)
+        else:
+            tls_endpoint(c)
     problems = check_outputs(settings, subscriptions) if outputs else []
     if problems:
         raise ConfigError(
@@ -215,14 +239,24 @@ class Daemon:
         # One count for all the collectors of this process: descriptors are per process.
         limits = ConnectionLimits(s.server.max_connections, max(0, s.server.max_connections_per_address))
         raise_fd_limit(s.server.max_connections + 1024)
-        for c in s.collectors:
+        # Every credential is loaded before the first port opens: a collector with one
+        # unusable TLS file must not half-start.
+        endpoints = [tls_endpoint(c) if c.authentication.type == "Tls" else None for c in s.collectors]
+        for c, endpoint in zip(s.collectors, endpoints, strict=True):
             acceptor = None
             if c.authentication.type == "Kerberos":
                 acceptor = kerberos_acceptor(s, c)
-            else:
-                raise NotImplementedError("TLS collectors arrive in a later release")
+            elif endpoint is not None:
+                thumbprints = endpoint.credentials.thumbprints
+                log.info(
+                    "collector %s:%s: TLS with %d CA(s): %s",
+                    c.listen_address,
+                    c.listen_port,
+                    len(thumbprints),
+                    ", ".join(f"{cn}={tp}" for cn, tp in sorted(thumbprints.items())),
+                )
             app = WecApp(c, self.service, acceptor, max_events=s.server.max_events_per_batch)
-            srv = make_server(
+            srv = (make_server if endpoint is None else _tls_factory(endpoint))(
                 (c.listen_address, c.listen_port),
                 app,
                 threads=s.server.thread_pool_size,
@@ -301,6 +335,10 @@ class Daemon:
         # the files anew (logrotate moved them).
         if self.file_handles is not None:
             self.file_handles.close_all()
+        # New TLS connections get the renewed certificates; established ones keep theirs.
+        for srv in self.servers:
+            if isinstance(srv, TlsServer):
+                srv.tls.reload()
 
     def install_signals(self) -> None:
         def stop(signum: int, frame: FrameType | None) -> None:
@@ -380,3 +418,10 @@ class Daemon:
             self.serve_forever(monitoring=False)
         finally:
             self.shutdown()
+
+
+def _tls_factory(endpoint: TlsEndpoint) -> Any:
+    def make(bind: tuple[str, int], app: WecApp, **kwargs: Any) -> TlsServer:
+        return make_tls_server(bind, app, endpoint, **kwargs)
+
+    return make

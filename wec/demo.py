@@ -9,6 +9,9 @@ What it does, all on loopback, all in one state directory:
 3. starts ``wecd`` with ``config/wec.toml`` (SQLite, one Kerberos collector, Files outputs);
 4. runs the Windows-source simulator: a few machines authenticate with Kerberos, enumerate,
    and push SLDC-compressed, encrypted batches of realistic events;
+   With ``--tls``, a second collector serves HTTPS (docs/tls.md) on ``--tls-port`` with
+   certificates made by ``openssl`` (a CA, the collector's, one per machine), and as many
+   machines forward over HTTPS with their client certificate;
 5. shows where the events landed (JSON lines and raw XML under ``state/events/``), then
    stops everything by PID — or keeps the collector running with ``--keep-running``.
 
@@ -49,6 +52,50 @@ def _settings_for(state: Path, port: int, base: Path) -> Path:
     return path
 
 
+def _openssl(*args: str, cwd: Path) -> None:
+    subprocess.run(["openssl", *args], cwd=cwd, check=True, capture_output=True, timeout=60)
+
+
+def _make_pki(directory: Path, server: str, clients: list[str]) -> None:
+    """A demo CA (ECDSA P-256, as docs/tls.md recommends), the collector's certificate and
+    one client certificate per machine (CN = its FQDN), with the openssl command line."""
+    directory.mkdir(parents=True)
+    _openssl("ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", "ca.key", cwd=directory)
+    _openssl(
+        "req", "-x509", "-new", "-key", "ca.key", "-sha256", "-days", "30", "-subj", "/CN=WEC Demo CA",
+        "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign",
+        "-out", "ca.pem", cwd=directory,
+    )  # fmt: skip
+    leaves = [(server, "server", f"subjectAltName=DNS:{server}\nextendedKeyUsage=serverAuth")]
+    leaves += [(c, f"clients/{c}", "extendedKeyUsage=clientAuth") for c in clients]
+    (directory / "clients").mkdir()
+    for cn, stem, ext in leaves:
+        (directory / "ext.cnf").write_text(ext + "\n")
+        _openssl("ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", f"{stem}.key", cwd=directory)
+        _openssl(
+            "req", "-new", "-key", f"{stem}.key", "-subj", f"/CN={cn}", "-out", "leaf.csr", cwd=directory
+        )
+        _openssl(
+            "x509", "-req", "-in", "leaf.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial",
+            "-sha256", "-days", "30", "-extfile", "ext.cnf", "-out", f"{stem}.crt", cwd=directory,
+        )  # fmt: skip
+
+
+def _tls_collector(port: int) -> str:
+    return f"""
+[[collectors]]
+hostname = "wec.test.local"
+listen_address = "127.0.0.1"
+listen_port = {port}
+
+[collectors.authentication]
+type = "Tls"
+ca_certificate = "tls/ca.pem"
+server_certificate = "tls/server.crt"
+server_private_key = "tls/server.key"
+"""
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m wec.demo", description=__doc__.split("\n")[0])
     parser.add_argument("--state", default=str(ROOT / "state"), help="state directory (default: ./state)")
@@ -56,6 +103,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--machines", type=int, default=5)
     parser.add_argument("--events", type=int, default=200, help="events per machine")
     parser.add_argument("--keep-running", action="store_true", help="leave wecd running (Ctrl-C stops)")
+    parser.add_argument("--tls", action="store_true", help="also an HTTPS collector and TLS machines")
+    parser.add_argument("--tls-port", type=int, default=5986, help="HTTPS collector port (default 5986)")
     args = parser.parse_args(argv)
 
     if not kdc_available():
@@ -78,6 +127,15 @@ def main(argv: list[str] | None = None) -> int:
         "NUMBA_CACHE_DIR": os.environ.get("NUMBA_CACHE_DIR", str(ROOT / ".cache" / "numba")),
     }
     settings = _settings_for(state, args.port, config_dir)
+    tls_clients = [f"tls{i:02d}.wec.test.local" for i in range(1, args.machines + 1)]
+    if args.tls:
+        if shutil.which("openssl") is None:
+            print("demo: --tls needs the openssl command", file=sys.stderr)
+            return 2
+        _say(f"making a demo CA and certificates in {state / 'tls'} (openssl)")
+        _make_pki(state / "tls", "wec.test.local", tls_clients)
+        with settings.open("a") as settings_file:
+            settings_file.write(_tls_collector(args.tls_port))
     wec = [sys.executable, "-m", "wec.cli.main", "-c", str(settings)]
     wecd_proc: subprocess.Popen[bytes] | None = None
     try:
@@ -94,6 +152,8 @@ def main(argv: list[str] | None = None) -> int:
             )
         try:
             wait_for_port(args.port, timeout=60)
+            if args.tls:
+                wait_for_port(args.tls_port, timeout=60)
         except TimeoutError:
             print((state / "wecd.log").read_text()[-3000:], file=sys.stderr)
             raise
@@ -135,12 +195,27 @@ def main(argv: list[str] | None = None) -> int:
         if sim.returncode != 0:
             print(sim.stdout[-2000:], sim.stderr[-3000:], file=sys.stderr)
             return 1
-        summary = json.loads(sim.stdout)
-        _say(
-            f"simulator: {summary.get('events_acked')} events acked of {summary.get('events_sent')} sent, "
-            f"{summary.get('events_per_s', 0):.0f} events/s, ack p50 "
-            f"{summary.get('ack_latency_ms', {}).get('p50', 0):.1f} ms"
-        )
+        _report(json.loads(sim.stdout))
+        if args.tls:
+            _say(
+                f"simulating {args.machines} machines over HTTPS (port {args.tls_port}), client certificates"
+            )
+            tls_sim = subprocess.run(
+                [
+                    *wec, "sim", "--manager-url", f"https://wec.test.local:{args.tls_port}/wsman/",
+                    "--connect", f"127.0.0.1:{args.tls_port}", "--machines", str(args.machines),
+                    "--events", str(args.events), "--batch", "50", "--json",
+                    "--tls-ca", str(state / "tls" / "ca.pem"),
+                    "--tls-client-dir", str(state / "tls" / "clients"),
+                    "--computer", "tls{n:02d}.wec.test.local",
+                ],
+                env=env, capture_output=True, text=True, timeout=300,
+            )  # fmt: skip
+            (state / "sim-tls-summary.json").write_text(tls_sim.stdout)
+            if tls_sim.returncode != 0:
+                print(tls_sim.stdout[-2000:], tls_sim.stderr[-3000:], file=sys.stderr)
+                return 1
+            _report(json.loads(tls_sim.stdout), "HTTPS simulator")
         time.sleep(1.0)
         events_dir = state / "events"
         files = sorted(p for p in events_dir.rglob("*") if p.is_file())
@@ -168,6 +243,16 @@ def main(argv: list[str] | None = None) -> int:
             except subprocess.TimeoutExpired:
                 wecd_proc.kill()
         kdc.stop()
+
+
+def _report(summary: dict[str, object], what: str = "simulator") -> None:
+    latency = summary.get("ack_latency_ms")
+    p50 = latency.get("p50", 0) if isinstance(latency, dict) else 0
+    rate = summary.get("events_per_s", 0)
+    _say(
+        f"{what}: {summary.get('events_acked')} events acked of {summary.get('events_sent')} sent, "
+        f"{rate if isinstance(rate, float | int) else 0:.0f} events/s, ack p50 {p50:.1f} ms"
+    )
 
 
 if __name__ == "__main__":

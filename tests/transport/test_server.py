@@ -30,6 +30,8 @@ class PassThroughSession:
     """A session (wec.auth.session.Session) that leaves bodies as they are."""
 
     principal = "CN=win10.wec.test"
+    url_scheme = "http"
+    issuer_thumbprint = None
 
     def decrypt_request(self, content_type: str, body: bytes) -> bytes:
         return body

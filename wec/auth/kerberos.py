@@ -211,6 +211,10 @@ class KerberosSession:
     detection. The transport should close the connection if it rejects a body unread.
     """
 
+    # What the Enumerate response offers on a Kerberos connection (the Session seam).
+    url_scheme = "http"
+    issuer_thumbprint: str | None = None
+
     def __init__(
         self, context: gssapi.SecurityContext, *, principal: str, target: str, scheme: str, protocol: str
     ) -> None:

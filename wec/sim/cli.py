@@ -7,6 +7,11 @@ Example (three machines, each with its own principal and keytab)::
         --principal 'SIM{n:03d}$@CORP.EXAMPLE' --keytab-dir /etc/wec-sim/keytabs \\
         --machines 3 --events 1000 --batch 100 --json
 
+Over HTTPS, each machine presents its own client certificate (CN = its FQDN)::
+
+    wec sim --manager-url https://wec.corp.example:5986/wsman/ --tls-ca /etc/wec-sim/ca.pem \
+        --tls-client-dir /etc/wec-sim/clients --computer 'sim{n:03d}.corp.example' --machines 3
+
 Exit status: 0 when every event sent was acknowledged, 1 otherwise, 2 on bad arguments.
 """
 
@@ -65,6 +70,15 @@ def build_parser(prog: str = "wec sim") -> argparse.ArgumentParser:
     auth = p.add_mutually_exclusive_group()
     auth.add_argument("--negotiate", action="store_true", help="Negotiate/SPNEGO instead of bare Kerberos")
     auth.add_argument("--plain", action="store_true", help="no authentication, plain SOAP (debugging only)")
+    tls = p.add_argument_group("TLS (https:// manager URL, docs/tls.md)")
+    tls.add_argument("--tls-ca", metavar="PEM", help="CA(s) that signed the collector's certificate")
+    tls.add_argument(
+        "--tls-client-dir",
+        metavar="DIR",
+        help="per-machine client certificates: <FQDN>.crt + <FQDN>.key, or <FQDN>.pem",
+    )
+    tls.add_argument("--tls-cert", metavar="PEM", help="one client certificate (a path format with {n})")
+    tls.add_argument("--tls-key", metavar="PEM", help="its private key (a path format with {n})")
     p.add_argument(
         "--no-compression", action="store_true", help="never SLDC-compress (not Windows behaviour)"
     )
@@ -92,8 +106,16 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_usage(sys.stderr)
         print("wec sim: --events must be >= 0 and --duration > 0", file=sys.stderr)
         return 2
-    auth: Literal["kerberos", "negotiate", "plain"] = (
-        "plain" if args.plain else "negotiate" if args.negotiate else "kerberos"
+    tls = bool(args.tls_client_dir or args.tls_cert)
+    if tls and (args.plain or args.negotiate or not args.tls_ca):
+        parser.print_usage(sys.stderr)
+        print("wec sim: TLS needs --tls-ca, and excludes --plain/--negotiate", file=sys.stderr)
+        return 2
+    if args.tls_cert and not args.tls_key:
+        print("wec sim: --tls-cert needs --tls-key", file=sys.stderr)
+        return 2
+    auth: Literal["kerberos", "negotiate", "plain", "tls"] = (
+        "tls" if tls else "plain" if args.plain else "negotiate" if args.negotiate else "kerberos"
     )
     template = MachineConfig(
         manager_url=args.manager_url,
@@ -101,6 +123,9 @@ def main(argv: list[str] | None = None) -> int:
         principal=args.principal if args.principal and "{" not in args.principal else None,
         keytab=args.keytab if args.keytab and "{" not in args.keytab else None,
         auth=auth,
+        tls_ca=args.tls_ca,
+        tls_cert=args.tls_cert,
+        tls_key=args.tls_key,
         spn_host=args.spn_host,
         spn_service=args.spn_service,
         connect_to=args.connect,
@@ -127,6 +152,7 @@ def main(argv: list[str] | None = None) -> int:
         principal_format=args.principal,
         keytab=args.keytab,
         keytab_dir=args.keytab_dir,
+        tls_client_dir=args.tls_client_dir,
     )
     summary = run_machines(run)
     if args.json:

@@ -34,7 +34,14 @@ from typing import Literal
 
 from wec.sim import soap
 from wec.sim.events import EventKey, EventLog, LogEntry, bookmark_event, render_event
-from wec.sim.transport import AuthError, ClientSecurity, TransportError, WinRMConnection, acquire_credentials
+from wec.sim.transport import (
+    AuthError,
+    ClientSecurity,
+    TransportError,
+    WinRMConnection,
+    acquire_credentials,
+    tls_client_context,
+)
 
 __all__ = ["Machine", "MachineConfig", "MachineStats"]
 
@@ -52,7 +59,11 @@ class MachineConfig:
     computer: str  # FQDN: the m:MachineID header and every event's <Computer>
     principal: str | None = None  # e.g. "WIN10$@WEC.TEST"; None = default credentials (KRB5CCNAME)
     keytab: str | None = None  # client keytab of ``principal``
-    auth: Literal["kerberos", "negotiate", "plain"] = "kerberos"
+    auth: Literal["kerberos", "negotiate", "plain", "tls"] = "kerberos"
+    # tls: the collector's CA file, this machine's certificate (CN = its FQDN) and key
+    tls_ca: str | None = None
+    tls_cert: str | None = None
+    tls_key: str | None = None
     spn_host: str | None = None  # HTTP@<spn_host>; None = each URL's host, as Windows does
     spn_service: str = "HTTP"
     connect_to: tuple[str, int] | None = None  # TCP target for every connection (manager and NotifyTo)
@@ -397,7 +408,9 @@ class Machine:
         self._refresh = threading.Event()
         self._wake = threading.Event()
         self.security = ClientSecurity(
-            mode=config.auth, spn_host=config.spn_host, spn_service=config.spn_service
+            mode="plain" if config.auth == "tls" else config.auth,
+            spn_host=config.spn_host,
+            spn_service=config.spn_service,
         )
         self._streams: dict[str, _Stream] = {}
         # (channel, record id) of every event sent / acknowledged, per stream key: the
@@ -424,9 +437,22 @@ class Machine:
 
     # -- enumeration -------------------------------------------------------------------------
 
+    def _load_client_certificate(self) -> None:
+        """TLS: the machine's certificate and key, presented on every connection."""
+        cfg = self.config
+        if self.security.ssl_context is not None:
+            return
+        if not (cfg.tls_ca and cfg.tls_cert and cfg.tls_key):
+            raise AuthError("TLS needs a CA file, a client certificate and its key")
+        self.security = ClientSecurity(
+            mode="plain", ssl_context=tls_client_context(cfg.tls_ca, cfg.tls_cert, cfg.tls_key)
+        )
+
     def enumerate(self) -> soap.EnumerateResponse:
         """One Enumerate + End on a fresh manager connection (PROTOCOL.md §1 TCP #1)."""
         cfg = self.config
+        if cfg.auth == "tls":
+            self._load_client_certificate()
         conn = WinRMConnection(cfg.manager_url, self.security, cfg.connect_to, cfg.timeout_s)
         try:
             msg, op = soap.new_uuid(), soap.new_uuid()
@@ -496,7 +522,9 @@ class Machine:
         t0 = time.monotonic()
         deadline = t0 + cfg.duration_s
         try:
-            if cfg.auth != "plain" and cfg.principal and cfg.keytab:
+            if cfg.auth == "tls":
+                self._load_client_certificate()
+            elif cfg.auth != "plain" and cfg.principal and cfg.keytab:
                 self.security = ClientSecurity(
                     mode=cfg.auth,
                     spn_host=cfg.spn_host,

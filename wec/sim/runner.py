@@ -9,6 +9,8 @@ Identities. Each machine ``n`` (1-based) gets ``computer_format.format(n=n)`` as
   realistic set-up, needed for bookmark tests. Keytabs come from ``keytab_dir/<NAME>.keytab``
   (``NAME`` = the principal before ``@`` without ``$``, e.g. ``SIM001.keytab``) or from a
   ``keytab`` containing ``{n}``;
+* **TLS** (``tls_client_dir``): the identity is the certificate's CN, i.e. the FQDN; each
+  machine presents ``<FQDN>.crt``/``<FQDN>.key`` (or ``<FQDN>.pem``) from that directory;
 * **one shared principal** (no ``{`` in the format, one ``keytab``): cheap for load tests, but
   the collector keys bookmarks by principal, so the machines overwrite each other's bookmark.
   Bookmark adoption is therefore switched off for them (each machine starts from its first
@@ -42,6 +44,8 @@ class RunConfig:
     principal_format: str | None = None  # None = template.principal for all (shared)
     keytab: str | None = None  # shared keytab, or a path format with {n}
     keytab_dir: str | None = None  # per-machine keytabs named after the principal
+    # tls: per-machine <FQDN>.crt and <FQDN>.key (the CN is the FQDN), or one <FQDN>.pem
+    tls_client_dir: str | None = None
     first: int = 1  # number of the first machine
 
 
@@ -126,18 +130,33 @@ def _keytab_for(cfg: RunConfig, n: int, principal: str | None) -> str | None:
     return cfg.template.keytab
 
 
+def _tls_files(directory: Path, computer: str) -> tuple[str, str]:
+    """A machine's certificate and key in ``directory``: ``<FQDN>.crt`` + ``<FQDN>.key``, or
+    one ``<FQDN>.pem`` holding both."""
+    pem = directory / f"{computer}.pem"
+    if pem.exists():
+        return str(pem), str(pem)
+    return str(directory / f"{computer}.crt"), str(directory / f"{computer}.key")
+
+
 def machine_configs(cfg: RunConfig) -> list[MachineConfig]:
     """The per-machine configurations of a run (see the module doc for identities)."""
     shared = cfg.principal_format is None or "{" not in cfg.principal_format
     out = []
     for n in range(cfg.first, cfg.first + cfg.machines):
         principal = cfg.principal_format.format(n=n) if cfg.principal_format else cfg.template.principal
-        mc = replace(
-            cfg.template,
-            computer=cfg.computer_format.format(n=n),
-            principal=principal,
-            keytab=_keytab_for(cfg, n, principal),
-        )
+        computer = cfg.computer_format.format(n=n)
+        keytab = _keytab_for(cfg, n, principal)
+        mc = replace(cfg.template, computer=computer, principal=principal, keytab=keytab)
+        if cfg.tls_client_dir:
+            cert, key = _tls_files(Path(cfg.tls_client_dir), computer)
+            mc = replace(mc, auth="tls", tls_cert=cert, tls_key=key)
+        elif mc.auth == "tls" and mc.tls_cert and "{" in mc.tls_cert:
+            mc = replace(
+                mc, tls_cert=mc.tls_cert.format(n=n), tls_key=mc.tls_key.format(n=n) if mc.tls_key else None
+            )
+        if mc.auth == "tls":
+            shared = bool(mc.tls_cert) and mc.tls_cert == cfg.template.tls_cert
         if shared and cfg.machines > 1 and cfg.template.auth != "plain":
             mc = replace(mc, adopt_bookmarks=False)
         out.append(mc)

@@ -488,6 +488,9 @@ class OfferedSubscription:
     auth_profile: str | None  # c:Policy auth:Authentication/@Profile
     locale: str | None
     data_locale: str | None
+    # TLS: the auth:Thumbprint Role="issuer" values of the Policy (the CA a source's client
+    # certificate must come from)
+    issuer_thumbprints: tuple[str, ...] = ()
 
     def ref(self, name: str) -> str | None:
         return next((r.value for r in self.refs if r.name == name), None)
@@ -605,16 +608,23 @@ def _subscription(item: etree._Element) -> OfferedSubscription:
             query = _serialize(ql)
             channels = [p for p in (s.get("Path") for s in ql.iter("Select")) if p]
     profile = None
+    thumbprints: list[str] = []
     policy = _child(notify, NS_POLICY, "Policy")
     if policy is not None:
         auth = next(policy.iter(f"{{{NS_AUTH}}}Authentication"), None)
         profile = auth.get("Profile") if auth is not None else None
+        thumbprints = [
+            (t.text or "").strip()
+            for t in policy.iter(f"{{{NS_AUTH}}}Thumbprint")
+            if t.get("Role") == "issuer"
+        ]
     loc = _child(delivery, NS_W, "Locale")
     dloc = _child(delivery, NS_P, "DataLocale")
     try:
         return OfferedSubscription(
             version=version,
             name=opts.get("SubscriptionName"),
+            issuer_thumbprints=tuple(thumbprints),
             notify_to=notify_to,
             end_to=end_to,
             refs=_refs(notify),

@@ -15,9 +15,10 @@ HTTP is spoken over a raw socket, not ``http.client``, so that header order matc
 Windows capture (Connection, Content-Type, Content-Encoding, Authorization, User-Agent,
 Content-Length, Host) and nothing is added behind our back.
 
-Extension point for TLS (PROTOCOL.md §5): :class:`ClientSecurity` carries an optional
-``ssl_context``; with ``mode="plain"`` and a client-certificate context the same code sends
-plain UTF-16 SOAP over HTTPS, which is the TLS mode. It is not exercised by tests yet.
+TLS (docs/tls.md): :class:`ClientSecurity` carries an ``ssl_context`` holding the machine's
+client certificate (:func:`tls_client_context`); with ``mode="plain"`` the same code then
+sends plain UTF-16 SOAP over HTTPS to ``https://`` URLs, as a Windows source with
+``IssuerCA=`` in its GPO string does.
 """
 
 from __future__ import annotations
@@ -49,6 +50,7 @@ __all__ = [
     "decode_multipart",
     "encode_multipart",
     "sldc_compress",
+    "tls_client_context",
 ]
 
 USER_AGENT: Final = "Microsoft WinRM Client"
@@ -98,6 +100,20 @@ def acquire_credentials(principal: str, keytab: str | Path) -> gssapi.Credential
         )
     except GSSError as err:
         raise AuthError(f"cannot acquire credentials for {principal} from {keytab}: {err}") from err
+
+
+def tls_client_context(ca_file: str | Path, cert_file: str | Path, key_file: str | Path) -> ssl.SSLContext:
+    """A client context as a Windows source has it: the collector's CA trusted, the machine's
+    certificate and key presented, TLS 1.2 at least, the server name checked."""
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+    try:
+        ctx.load_verify_locations(cafile=str(ca_file))
+        ctx.load_cert_chain(str(cert_file), str(key_file))
+    except (OSError, ssl.SSLError) as err:
+        files = f"{cert_file}, {key_file}, {ca_file}"
+        raise AuthError(f"cannot load the TLS client files ({files}): {err}") from err
+    return ctx
 
 
 @dataclass(frozen=True, slots=True)

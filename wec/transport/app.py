@@ -97,6 +97,9 @@ class WecApp:
         self.max_events = max_events
         if collector.authentication.type == "Kerberos" and acceptor is None:
             raise ValueError("a Kerberos collector needs a KerberosAcceptor")
+        # TLS: the client certificate authenticated the connection during the handshake
+        # (wec.transport.tls), which left the session on the connection state.
+        self.certificate_auth = collector.authentication.type == "Tls"
 
     # --- WSGI ----------------------------------------------------------------------------------
 
@@ -223,7 +226,12 @@ class WecApp:
 
     def _authenticate(self, request: Request, conn: ConnectionState) -> tuple[Session, list[tuple[str, str]]]:
         """Kerberos: the connection's session, and the WWW-Authenticate header to send (on
-        the accepting request)."""
+        the accepting request). TLS: the session the handshake established; an Authorization
+        header means nothing there."""
+        if self.certificate_auth:
+            if conn.session is None:
+                raise HttpError(401, "no usable client certificate identity (empty subject CN)")
+            return conn.session, []
         assert self.acceptor is not None
         authorization = request.headers.get("Authorization")
         challenge = [("WWW-Authenticate", c) for c in WWW_AUTHENTICATE_CHALLENGES]
@@ -288,7 +296,8 @@ class WecApp:
             ip=conn.remote_addr,
             path=_request_target(request),
             collector=self.collector,
-            scheme="http",
+            scheme=session.url_scheme,
+            issuer_thumbprint=session.issuer_thumbprint,
         )
         try:
             reply = self.service.handle(message, ctx)

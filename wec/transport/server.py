@@ -29,6 +29,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import socket
+import ssl
 import threading
 import time
 from collections.abc import Callable
@@ -190,7 +191,9 @@ class _DeadlineSocket:
             while len(self.pending) < limit:
                 try:
                     chunk = self._sock.recv(min(65536, limit - len(self.pending)))
-                except (BlockingIOError, InterruptedError):
+                except (BlockingIOError, InterruptedError, ssl.SSLWantReadError):
+                    # SSLWantReadError: a TLS connection (wec.transport.tls) with no whole
+                    # record to decrypt yet.
                     return True if got_any else None
                 if not chunk:
                     return False
@@ -227,6 +230,7 @@ class _Connection(cheroot_server.HTTPConnection):  # type: ignore[misc]
 
     wec_state: ConnectionState | None = None
     _proxy_done = False
+    _first_byte_seen = False
     _reader: _DeadlineSocket | None = None
     _counted = False  # holds a place in the process total
     _address_slot: str | None = None  # holds a place in its address's unauthenticated count
@@ -272,6 +276,8 @@ class _Connection(cheroot_server.HTTPConnection):  # type: ignore[misc]
             start = 16 + int.from_bytes(data[14:16], "big") if len(data) >= 16 else len(data)
         if data.find(_HEADER_END, start) >= 0:
             return True
+        if data[start : start + 1] == b"\x16" and self.server.ssl_adapter is None:
+            return True  # a TLS ClientHello on a plain port: _communicate says so and closes
         if alive is False:
             return None  # closed before sending a whole request: nothing to answer
         if len(data) >= limit:
@@ -334,7 +340,26 @@ class _Connection(cheroot_server.HTTPConnection):  # type: ignore[misc]
                 self.remote_addr, self.remote_port = info.address, info.port
         if not self._track_address():
             return self._refuse_address()
+        if not self._first_byte_seen and self.server.ssl_adapter is None:
+            self._first_byte_seen = True
+            if self._starts_with_tls():
+                # A source configured for HTTPS (IssuerCA=) pointed at an HTTP port: cheroot
+                # would wait for a request line until the timeout while the client waits for
+                # a ServerHello. Say so and close.
+                log.warning(
+                    "TLS handshake from %s:%s on a plain HTTP (Kerberos) port: connection closed",
+                    self.remote_addr,
+                    self.remote_port,
+                )
+                return False
         return bool(super().communicate())  # type: ignore[no-untyped-call]
+
+    def _starts_with_tls(self) -> bool:
+        try:
+            first: bytes = self.rfile.peek(1)[:1]
+        except OSError:  # timed out or reset: the request reading below reports it
+            return False
+        return first == b"\x16"  # a TLS handshake record (ClientHello)
 
     def _refuse_address(self) -> bool:
         return self._refuse(
@@ -368,6 +393,18 @@ class _Connection(cheroot_server.HTTPConnection):  # type: ignore[misc]
         s = self.server
         allowance = 5.0 + (content_length / s.min_body_rate if s.min_body_rate else s.request_timeout)
         self._reader.deadline = time.monotonic() + min(allowance, s.request_timeout)
+
+    def replace_socket(self, sock: socket.socket) -> None:
+        """Carry on over ``sock``, a wrapper of the accepted socket (TLS, once its handshake is
+        done in this connection's worker: wec.transport.tls). Reader, writer and the request
+        deadline follow it."""
+        self.socket = sock
+        if self._reader is not None:
+            self._reader = _DeadlineSocket(sock, float(self.server.timeout))
+            self.rfile = cheroot_makefile.StreamReader(self._reader, "rb", self.rbufsize)
+        else:
+            self.rfile = cheroot_makefile.StreamReader(sock, "rb", self.rbufsize)
+        self.wfile = cheroot_makefile.StreamWriter(sock, "wb", self.wbufsize)
 
     def close(self) -> None:
         if self.wec_state is not None:
