@@ -66,6 +66,23 @@ _UINT_FIELDS = {"Version": 8, "Level": 8, "Task": 16, "Opcode": 8, "EventRecordI
 _TEXT_FIELDS = frozenset(("Keywords", "Channel", "Computer", "Container"))
 
 
+_EVENT_NS = "{http://schemas.microsoft.com/win/2004/08/events/event}"
+_KNOWN = (
+    "System", "EventData", "RenderingInfo", "UserData", "BinaryEventData", "DebugData",
+    "ProcessingErrorData", "Provider", "EventID", "Version", "Level", "Task", "Opcode",
+    "Keywords", "TimeCreated", "EventRecordID", "Correlation", "Execution", "Channel",
+    "Computer", "Container", "Security", "Data", "Binary", "Message", "Keyword",
+)  # fmt: skip
+# Qualified tag → local name for the names Windows writes, in the event namespace or none: a
+# dict hit instead of a split per element. Any other tag goes through _local_name.
+_NAMES: dict[object, str] = {_EVENT_NS + n: n for n in _KNOWN} | {n: n for n in _KNOWN}
+
+
+def _name(tag: object) -> str | None:
+    name = _NAMES.get(tag)
+    return name if name is not None else _local_name(tag)
+
+
 class _GiveUp(Exception):
     """Not the common case: the general path decides what to write."""
 
@@ -88,9 +105,10 @@ def _num(t: str | None, bits: int) -> int | None:
 def _system(el: Any) -> dict[str, Any]:
     provider: dict[str, Any] = {}
     v: dict[str, Any] = {}
+    names = _NAMES
     for child in el:
         tag = child.tag
-        name = _local_name(tag)
+        name = names.get(tag) or _local_name(tag)
         if name is None:
             continue
         if name in _UINT_FIELDS:
@@ -146,8 +164,10 @@ def _event_data(el: Any) -> dict[str, Any]:
     d: dict[str, Any] = {}
     unnamed: list[str] = []
     binary: str | None = None
+    names = _NAMES
     for child in el:
-        name = _local_name(child.tag)
+        tag = child.tag
+        name = names.get(tag) or _local_name(tag)
         if name == "Data":
             value = child.text or ""
             key = child.get("Name")
@@ -167,13 +187,13 @@ def _event_data(el: Any) -> dict[str, Any]:
 def _rendering_info(el: Any) -> dict[str, Any]:
     v: dict[str, Any] = {}
     for child in el:
-        name = _local_name(child.tag)
+        name = _name(child.tag)
         if name in _RENDERING_SCALARS:
             v[name] = _text(child)
         elif name == "Keywords":
             kws = []
             for k in child:
-                if _local_name(k.tag) == "Keyword":
+                if _name(k.tag) == "Keyword":
                     t = _text(k)
                     if t is not None:
                         kws.append(t)
@@ -193,7 +213,7 @@ def _document(root: Any, raw: str) -> dict[str, Any]:
     data: Any = None
     rendering: dict[str, Any] | None = None
     for child in root:
-        name = _local_name(child.tag)
+        name = _name(child.tag)
         if name == "System":
             system = _system(child)
         elif name == "EventData":
