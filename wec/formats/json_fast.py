@@ -75,7 +75,7 @@ _KNOWN = (
 )  # fmt: skip
 # Qualified tag → local name for the names Windows writes, in the event namespace or none: a
 # dict hit instead of a split per element. Any other tag goes through _local_name.
-_NAMES: dict[object, str] = {_EVENT_NS + n: n for n in _KNOWN} | {n: n for n in _KNOWN}
+_NAMES: dict[object, str] = {**{_EVENT_NS + n: n for n in _KNOWN}, **{n: n for n in _KNOWN}}
 
 
 def _name(tag: object) -> str | None:
