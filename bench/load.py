@@ -69,8 +69,9 @@ def _collector_pids(pid: int) -> list[int]:
 _TICK = os.sysconf("SC_CLK_TCK")
 
 
-def _cpu_seconds(pid: int) -> dict[int, float]:
-    """user + system CPU time of the collector's processes, by pid, in seconds (/proc)."""
+def _cpu_seconds(pid: int, *, system_only: bool = False) -> dict[int, float]:
+    """user + system (or system only) CPU time of the collector's processes, by pid, in
+    seconds (/proc)."""
     out: dict[int, float] = {}
     for p in _collector_pids(pid):
         try:
@@ -79,7 +80,7 @@ def _cpu_seconds(pid: int) -> dict[int, float]:
             continue
         fields = stat[stat.rindex(")") + 2 :].split()
         # fields[11], fields[12]: utime, stime (the 14th and 15th fields of proc(5)).
-        out[p] = (int(fields[11]) + int(fields[12])) / _TICK
+        out[p] = (int(fields[12]) + (0 if system_only else int(fields[11]))) / _TICK
     return out
 
 
@@ -167,14 +168,18 @@ config = {{ path = "out/{{client}}.log" }}
         sampler.start()
         spies = _start_profiles(c.proc.pid, args.profile, name) if args.profile else []
         cpu0 = _cpu_seconds(c.proc.pid)
+        sys0 = _cpu_seconds(c.proc.pid, system_only=True)
         start = time.monotonic()
         summary = _sim(c.url, c.port, keytabs, args)
         seconds = time.monotonic() - start
         cpu = _cpu_used(cpu0, _cpu_seconds(c.proc.pid))
+        kernel = _cpu_used(sys0, _cpu_seconds(c.proc.pid, system_only=True))
         peak = sampler.stop()
         _stop_profiles(spies)
         out = sum(p.stat().st_size for p in c.output_files("out/*"))
-        return _report(f"{name}: {workers} worker(s), Files/{fmt}", summary, seconds, out, peak, cpu)
+        report = _report(f"{name}: {workers} worker(s), Files/{fmt}", summary, seconds, out, peak, cpu)
+        report["collector_system_cpu_s"] = round(kernel, 2)  # of collector_cpu_s: in the kernel
+        return report
     finally:
         c.stop()
 
