@@ -3,19 +3,27 @@
 
     .venv/bin/python -m bench.load --machines 20 --events 2000 --batch 100 [--workers 2] [--format Json]
 
-Reports events/s, MB/s (output bytes), ack latency percentiles, and the collector's peak RSS
-(all worker processes). The baseline, measured in the same run with the same simulated
-traffic, is one worker process writing the Raw format (the cheapest output); the candidate is
-what the arguments ask for (more workers, a parsed format), and its ratio to the baseline is
+Reports events/s, MB/s (output bytes), ack latency percentiles, the collector's peak RSS
+(all worker processes) and **events per collector CPU-second**: the user + system time of the
+supervisor and its workers, read from ``/proc`` right before the simulated machines start and
+right after the last Ack (robust on a shared machine, where wall-clock rates swing with the
+neighbours' load). ``--profile DIR`` records a py-spy profile of the collector's processes
+during the candidate run (``py-spy`` from requirements/test.txt; needs ptrace rights).
+The baseline, measured in the same run with the same simulated traffic, is one
+worker process writing the Raw format (the cheapest output); the candidate is what the
+arguments ask for (more workers, a parsed format), and its ratio to the baseline is
 printed. Bounded: every run stops after ``--duration`` seconds.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import shutil
+import signal
+import subprocess
 import sys
 import tempfile
 import threading
@@ -49,6 +57,36 @@ def _rss_kb(pid: int) -> int:
         except OSError:
             pass
     return total
+
+
+def _collector_pids(pid: int) -> list[int]:
+    pids = [pid]
+    with contextlib.suppress(OSError):
+        pids += [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    return pids
+
+
+_TICK = os.sysconf("SC_CLK_TCK")
+
+
+def _cpu_seconds(pid: int, *, system_only: bool = False) -> dict[int, float]:
+    """user + system (or system only) CPU time of the collector's processes, by pid, in
+    seconds (/proc)."""
+    out: dict[int, float] = {}
+    for p in _collector_pids(pid):
+        try:
+            stat = Path(f"/proc/{p}/stat").read_text()
+        except OSError:
+            continue
+        fields = stat[stat.rindex(")") + 2 :].split()
+        # fields[11], fields[12]: utime, stime (the 14th and 15th fields of proc(5)).
+        out[p] = (int(fields[12]) + (0 if system_only else int(fields[11]))) / _TICK
+    return out
+
+
+def _cpu_used(before: dict[int, float], after: dict[int, float]) -> float:
+    # A process that appeared during the run (a restarted worker) counts from zero.
+    return sum(t - before.get(p, 0.0) for p, t in after.items())
 
 
 class _RssSampler(threading.Thread):
@@ -89,13 +127,16 @@ def _sim(url: str, port: int, keytabs: Path, args: argparse.Namespace) -> Summar
 
 
 def _report(
-    name: str, summary: Summary, seconds: float, xml_bytes: int, rss_kb: int | None
+    name: str, summary: Summary, seconds: float, xml_bytes: int, rss_kb: int | None, cpu_s: float
 ) -> dict[str, Any]:
     d = summary.to_dict()
     return {
         "name": name,
         "events_acked": d["events_acked"],
         "events_per_s": round(summary.events_acked / seconds, 1) if seconds else 0.0,
+        "collector_cpu_s": round(cpu_s, 2),
+        "events_per_cpu_s": round(summary.events_acked / cpu_s) if cpu_s else None,
+        "cpu_us_per_event": round(cpu_s / summary.events_acked * 1e6, 1) if summary.events_acked else None,
         "mb_per_s": round(xml_bytes / seconds / 1e6, 2) if seconds else 0.0,
         "ack_latency_ms": d["ack_latency_ms"],
         "errors": d["errors"],
@@ -122,16 +163,48 @@ config = {{ path = "out/{{client}}.log" }}
     c.start()
     try:
         assert c.proc is not None
+        time.sleep(1.0)  # let the workers finish starting (their start-up is not per-event cost)
         sampler = _RssSampler(c.proc.pid)
         sampler.start()
+        spies = _start_profiles(c.proc.pid, args.profile, name) if args.profile else []
+        cpu0 = _cpu_seconds(c.proc.pid)
+        sys0 = _cpu_seconds(c.proc.pid, system_only=True)
         start = time.monotonic()
         summary = _sim(c.url, c.port, keytabs, args)
         seconds = time.monotonic() - start
+        cpu = _cpu_used(cpu0, _cpu_seconds(c.proc.pid))
+        kernel = _cpu_used(sys0, _cpu_seconds(c.proc.pid, system_only=True))
         peak = sampler.stop()
+        _stop_profiles(spies)
         out = sum(p.stat().st_size for p in c.output_files("out/*"))
-        return _report(f"{name}: {workers} worker(s), Files/{fmt}", summary, seconds, out, peak)
+        report = _report(f"{name}: {workers} worker(s), Files/{fmt}", summary, seconds, out, peak, cpu)
+        report["collector_system_cpu_s"] = round(kernel, 2)  # of collector_cpu_s: in the kernel
+        return report
     finally:
         c.stop()
+
+
+def _start_profiles(pid: int, directory: str, name: str) -> list[subprocess.Popen[bytes]]:
+    """One ``py-spy record`` per collector process (raw collapsed stacks), stopped by SIGINT."""
+    Path(directory).mkdir(parents=True, exist_ok=True)
+    spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
+    procs = []
+    for p in _collector_pids(pid):
+        out = Path(directory) / f"{name}-{p}.txt"
+        cmd = [spy, "record", "--format", "raw", "--rate", "200", "--nonblocking", "-o", str(out)]
+        procs.append(subprocess.Popen([*cmd, "--pid", str(p)], stdout=subprocess.DEVNULL))
+    time.sleep(0.5)
+    return procs
+
+
+def _stop_profiles(procs: list[subprocess.Popen[bytes]]) -> None:
+    for proc in procs:
+        proc.send_signal(signal.SIGINT)
+    for proc in procs:
+        try:
+            proc.wait(20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -143,6 +216,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--format", default="Raw", choices=("Raw", "RawJson", "Json", "Nxlog"))
     p.add_argument("--duration", type=float, default=300.0, help="upper bound of each run, seconds")
     p.add_argument("--no-baseline", action="store_true")
+    p.add_argument("--profile", metavar="DIR", help="record py-spy profiles of the collector into DIR")
     args = p.parse_args(argv)
 
     work = Path(tempfile.mkdtemp(prefix="wec-load-"))

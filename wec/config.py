@@ -162,6 +162,9 @@ class OutputsSettings:
     files_descriptor_close_timeout: float = field(
         default=600.0, metadata=_meta(positive=True, toml="files.files_descriptor_close_timeout")
     )
+    # Open output files per process: beyond it the least recently written one is closed
+    # (one file per machine path would otherwise reach the descriptor limit).
+    files_max_open: int = field(default=512, metadata=_meta(positive=True, toml="files.files_max_open"))
     kafka_options: dict[str, Any] = field(default_factory=dict, metadata=_meta(toml="kafka.options"))
     # wec additions (docs/outputs.md, "Deadlines")
     # seconds a batch waits for its outputs before it is refused (503)

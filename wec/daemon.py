@@ -229,7 +229,7 @@ class Daemon:
         self.heartbeats = HeartbeatQueue(
             self.store, s.server.flush_heartbeats_interval, s.server.heartbeats_queue_size
         )
-        self.file_handles = FileHandles(s.outputs.files_descriptor_close_timeout)
+        self.file_handles = FileHandles(s.outputs.files_descriptor_close_timeout, s.outputs.files_max_open)
         self.metrics = Metrics(s.monitoring)
         self.service = CollectorService(
             s, self.store, self.heartbeats, metrics=self.metrics, file_handles=self.file_handles

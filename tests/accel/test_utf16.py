@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from accel.utf16 import FAST_PATH_MIN_BYTES, Decoded, decode, encode
+from accel.utf16 import FAST_PATH_MIN_BYTES, Decoded, decode, decode_parts, encode
 from tests.accel.events import envelope
 
 ACCEL = settings.get_profile("accel")
@@ -128,3 +128,21 @@ def test_latin1_bodies_take_the_fast_path_exactly(text: str) -> None:
     text = (text * BIG)[:BIG]
     assert decode(encode(text)) == Decoded(text, 0, "utf-16-le")
     assert decode("\ufeff".encode("utf-16-be") + text.encode("utf-16-be")) == Decoded(text, 0, "utf-16-be")
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"\xff\xfe" + "hé".encode("utf-16-le"),
+        b"\xfe\xff" + ("x" * FAST_PATH_MIN_BYTES).encode("utf-16-be"),
+        ("é" * FAST_PATH_MIN_BYTES).encode("utf-16-le"),
+        ("漢" * FAST_PATH_MIN_BYTES).encode("utf-16-le"),
+        "x".encode("utf-16-le") + b"\x00\xd8",  # a lone surrogate: replaced and counted
+        b"\xef\xbb\xbfok",
+    ],
+)
+def test_decode_parts_is_decode_without_the_wrapper(body: bytes) -> None:
+    text, replacements, encoding = decode_parts(body)
+    assert type(text) is str
+    assert Decoded(text, replacements, encoding) == decode(body)
+    assert (replacements, encoding) == (decode(body).replacements, decode(body).encoding)

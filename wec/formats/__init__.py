@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from wec.formats.base import EventMeta, Format
 from wec.formats.event_xml import ErrorType, EventError, ParsedEvent, parse_event
 from wec.formats.json import JsonFormat
+from wec.formats.json_fast import json_record
 from wec.formats.nxlog import NxlogFormat
 from wec.formats.raw import RawFormat
 from wec.formats.raw_json import RawJsonFormat
@@ -56,8 +57,10 @@ class BatchResult:
     dropped; ``failures[name]`` counts those drops (log and meter them: the batch itself still
     succeeds, PROTOCOL.md §10.3). ``parse_errors`` counts the events that carry an
     ``OpenWEC.Error``, by type (``openwec_input_event_parsing_failures_total{type}``); such
-    events are still written. ``parsed`` holds the parsed events (empty when no format needed
-    parsing), for callers that want System fields, e.g. a de-duplication key."""
+    events are still written. ``parsed`` holds the parsed events, aligned with the batch, for
+    callers that want System fields, e.g. a de-duplication key; it is empty when no format
+    needs parsing, and when the built-in Json is the only one that does (its fast path,
+    ``wec.formats.json_fast``, builds no typed records)."""
 
     records: dict[str, list[bytes]]
     failures: dict[str, int]
@@ -85,6 +88,43 @@ def _safe_parse(raw: str) -> ParsedEvent:
         return ParsedEvent(error=EventError(ErrorType.UNKNOWN, None, raw))
 
 
+def _fast_json(raw: str, meta: EventMeta) -> bytes | None:
+    try:
+        return json_record(raw, meta)
+    except Exception:  # a bug of the fast path must not lose the event: the general path runs
+        log.exception("the Json fast path failed unexpectedly; the event takes the general path")
+        return None
+
+
+def _format_one(
+    name: str,
+    f: Format,
+    raw: str,
+    parsed: ParsedEvent | None,
+    meta: EventMeta,
+    index: int,
+    records: dict[str, list[bytes]],
+    failures: dict[str, int],
+    kept: dict[str, list[int]],
+    logged: set[str],
+) -> None:
+    try:
+        record = f.format(raw, parsed, meta)
+    except Exception:
+        if name not in logged:  # one traceback per format and batch is enough
+            logged.add(name)
+            log.exception("format %s failed on an event; it is dropped from that format", name)
+        record = None
+    if record is None:
+        if name not in kept:  # from now on, remember which events this format kept
+            kept[name] = list(range(index))
+        failures[name] += 1
+    else:
+        records[name].append(record)
+        if name in kept:
+            kept[name].append(index)
+
+
 def format_batch(raw_events: Sequence[str], meta: EventMeta, formats: Iterable[Format]) -> BatchResult:
     """Format every event of a batch for every given format (duplicates are formatted once)."""
     unique: dict[str, Format] = {}
@@ -96,33 +136,33 @@ def format_batch(raw_events: Sequence[str], meta: EventMeta, formats: Iterable[F
     parsed_events: list[ParsedEvent] = []
     need_parse = any(f.needs_parse for f in unique.values())
     items = list(unique.items())
+    # When the built-in Json is the only format that parses, its common case skips the typed
+    # records (json_fast); any event it declines goes the general way below.
+    fast_json = need_parse and [f for f in unique.values() if f.needs_parse] == [_FORMATS["Json"]]
     logged: set[str] = set()
 
     kept: dict[str, list[int]] = {}
     for index, raw in enumerate(raw_events):
         parsed: ParsedEvent | None = None
+        fast: bytes | None = _fast_json(raw, meta) if fast_json else None
+        if fast is not None:
+            for name, f in items:
+                if f.needs_parse:
+                    records[name].append(fast)
+                    if name in kept:
+                        kept[name].append(index)
+                else:
+                    _format_one(name, f, raw, None, meta, index, records, failures, kept, logged)
+            continue
         if need_parse:
             parsed = _safe_parse(raw)
-            parsed_events.append(parsed)
+            if not fast_json:
+                parsed_events.append(parsed)
             if parsed.error is not None:
                 t = parsed.error.type
                 parse_errors[t] = parse_errors.get(t, 0) + 1
         for name, f in items:
-            try:
-                record = f.format(raw, parsed, meta)
-            except Exception:
-                if name not in logged:  # one traceback per format and batch is enough
-                    logged.add(name)
-                    log.exception("format %s failed on an event; it is dropped from that format", name)
-                record = None
-            if record is None:
-                if name not in kept:  # from now on, remember which events this format kept
-                    kept[name] = list(range(index))
-                failures[name] += 1
-            else:
-                records[name].append(record)
-                if name in kept:
-                    kept[name].append(index)
+            _format_one(name, f, raw, parsed, meta, index, records, failures, kept, logged)
 
     for etype, n in parse_errors.items():
         # One line per batch and type: a source resending a bad event must not flood the log.

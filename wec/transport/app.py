@@ -76,8 +76,8 @@ def _status_line(code: int) -> str:
 
 def decode_text(data: bytes) -> tuple[str, int]:
     """UTF-16 (BOM-sniffed) to text; returns the number of U+FFFD substitutions too."""
-    result = accel.utf16.decode(data)
-    return result.text, result.replacements
+    text, replacements, _ = accel.utf16.decode_parts(data)  # the text itself, not a copy
+    return text, replacements
 
 
 class WecApp:

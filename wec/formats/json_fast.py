@@ -1,0 +1,264 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""The Json format's fast path: one well-formed event straight from lxml to JSON bytes.
+
+``parse_event`` + ``json_document`` build typed, frozen records and then a dict from them;
+on real events that walk costs twice the XML parse itself. For the common case (a
+well-formed event whose required fields are all there) this module walks the lxml tree once
+and builds the Json document's dicts directly, in the format's key order, then serialises
+them with orjson once.
+
+It gives up (returns None) on anything out of the ordinary: a document that is not
+well-formed or carries a DTD, text that is not encodable, a missing or bad required field.
+The caller then takes the general path (``parse_event`` + ``JsonFormat``), which produces the
+error document; so both paths give byte-identical output, which tests/formats checks on the
+golden events and the corpus. The hardening is the same parser (:func:`thread_parser`).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from lxml import etree
+
+from wec.formats._common import dumps, meta_block_bytes
+from wec.formats.base import EventMeta
+from wec.formats.event_xml import (
+    _FeedError,
+    _local_name,
+    _parse_debug_data,
+    _parse_processing_error_data,
+    _parse_user_data,
+    _uint,
+)
+from wec.formats.json import debug_data_fields, processing_error_fields
+from wec.xmlparser import thread_parser
+
+__all__ = ["json_record"]
+
+# The System keys of the Json format, in its order; the walk fills them in document order.
+_SYSTEM_ORDER = (
+    "EventID",
+    "EventIDQualifiers",
+    "Version",
+    "Level",
+    "Task",
+    "Opcode",
+    "Keywords",
+    "TimeCreated",
+    "EventRecordID",
+    "Correlation",
+    "Execution",
+    "Channel",
+    "Computer",
+    "Container",
+    "UserID",
+)
+_RENDERING_ORDER = ("Message", "Level", "Task", "Opcode", "Channel", "Provider", "Keywords")
+_RENDERING_SCALARS = frozenset(("Message", "Level", "Task", "Opcode", "Channel", "Provider"))
+_EXECUTION_OPTIONAL = (
+    ("ProcessorID", 8),
+    ("SessionID", 32),
+    ("KernelTime", 32),
+    ("UserTime", 32),
+    ("ProcessorTime", 32),
+)
+_UINT_FIELDS = {"Version": 8, "Level": 8, "Task": 16, "Opcode": 8, "EventRecordID": 64}
+_TEXT_FIELDS = frozenset(("Keywords", "Channel", "Computer", "Container"))
+
+
+_EVENT_NS = "{http://schemas.microsoft.com/win/2004/08/events/event}"
+_KNOWN = (
+    "System", "EventData", "RenderingInfo", "UserData", "BinaryEventData", "DebugData",
+    "ProcessingErrorData", "Provider", "EventID", "Version", "Level", "Task", "Opcode",
+    "Keywords", "TimeCreated", "EventRecordID", "Correlation", "Execution", "Channel",
+    "Computer", "Container", "Security", "Data", "Binary", "Message", "Keyword",
+)  # fmt: skip
+# Qualified tag → local name for the names Windows writes, in the event namespace or none: a
+# dict hit instead of a split per element. Any other tag goes through _local_name.
+_NAMES: dict[object, str] = {**{_EVENT_NS + n: n for n in _KNOWN}, **{n: n for n in _KNOWN}}
+
+
+def _name(tag: object) -> str | None:
+    name = _NAMES.get(tag)
+    return name if name is not None else _local_name(tag)
+
+
+class _GiveUp(Exception):
+    """Not the common case: the general path decides what to write."""
+
+
+def _text(el: Any) -> str | None:
+    t: str | None = el.text
+    if not t or (t[0].isspace() and t.isspace()):
+        return None
+    return t
+
+
+def _num(t: str | None, bits: int) -> int | None:
+    # The common spelling first (plain ASCII digits); everything else as the general parser.
+    if t is not None and t.isdigit() and t.isascii() and len(t) <= 20:
+        v = int(t)
+        return v if v < (1 << bits) else None
+    return _uint(t, bits)
+
+
+def _system(el: Any) -> dict[str, Any]:
+    provider: dict[str, Any] = {}
+    v: dict[str, Any] = {}
+    names = _NAMES
+    for child in el:
+        tag = child.tag
+        name = names.get(tag) or _local_name(tag)
+        if name is None:
+            continue
+        if name in _UINT_FIELDS:
+            v[name] = _num(child.text, _UINT_FIELDS[name])
+        elif name in _TEXT_FIELDS:
+            v[name] = _text(child)
+        elif name == "EventID":
+            v["EventID"] = _num(child.text, 32)
+            v["EventIDQualifiers"] = _num(child.get("Qualifiers"), 16)
+        elif name == "Provider":
+            provider = {}
+            for attr in ("Name", "Guid", "EventSourceName"):
+                a = child.get(attr)
+                if a is not None:
+                    provider[attr] = a
+        elif name == "TimeCreated":
+            t = child.get("SystemTime")
+            if t is None:
+                raise _GiveUp
+            v["TimeCreated"] = t
+        elif name == "Correlation":
+            corr: dict[str, Any] = {}
+            for attr in ("ActivityID", "RelatedActivityID"):
+                a = child.get(attr)
+                if a is not None:
+                    corr[attr] = a
+            v["Correlation"] = corr
+        elif name == "Execution":
+            get = child.get
+            pid = _num(get("ProcessID"), 32)
+            tid = _num(get("ThreadID"), 32)
+            if pid is None or tid is None:
+                raise _GiveUp
+            ex: dict[str, Any] = {"ProcessID": pid, "ThreadID": tid}
+            for attr, bits in _EXECUTION_OPTIONAL:
+                n = _num(get(attr), bits)
+                if n is not None:
+                    ex[attr] = n
+            v["Execution"] = ex
+        elif name == "Security":
+            v["UserID"] = child.get("UserID")
+    if v.get("Computer") is None or v.get("EventID") is None:
+        raise _GiveUp
+    d: dict[str, Any] = {"Provider": provider}
+    for key in _SYSTEM_ORDER:
+        x = v.get(key)
+        if x is not None:
+            d[key] = x
+    return d
+
+
+def _event_data(el: Any) -> dict[str, Any]:
+    d: dict[str, Any] = {}
+    unnamed: list[str] = []
+    binary: str | None = None
+    names = _NAMES
+    for child in el:
+        tag = child.tag
+        name = names.get(tag) or _local_name(tag)
+        if name == "Data":
+            value = child.text or ""
+            key = child.get("Name")
+            if key is not None:
+                d[key] = value
+            elif value:
+                unnamed.append(value)
+        elif name == "Binary":
+            binary = child.text
+    if unnamed:
+        d["Data"] = unnamed
+    if binary is not None:
+        d["Binary"] = binary
+    return d
+
+
+def _rendering_info(el: Any) -> dict[str, Any]:
+    v: dict[str, Any] = {}
+    for child in el:
+        name = _name(child.tag)
+        if name in _RENDERING_SCALARS:
+            v[name] = _text(child)
+        elif name == "Keywords":
+            kws = []
+            for k in child:
+                if _name(k.tag) == "Keyword":
+                    t = _text(k)
+                    if t is not None:
+                        kws.append(t)
+            v["Keywords"] = kws
+    d: dict[str, Any] = {}
+    for key in _RENDERING_ORDER:
+        x = v.get(key)
+        if x is not None:
+            d[key] = x
+    d["Culture"] = el.get("Culture") or ""
+    return d
+
+
+def _document(root: Any, raw: str) -> dict[str, Any]:
+    system: dict[str, Any] | None = None
+    data_key: str | None = None
+    data: Any = None
+    rendering: dict[str, Any] | None = None
+    for child in root:
+        name = _name(child.tag)
+        if name == "System":
+            system = _system(child)
+        elif name == "EventData":
+            data_key, data = name, _event_data(child)
+        elif name == "RenderingInfo":
+            rendering = _rendering_info(child)
+        elif name == "UserData":
+            data_key, data = name, _parse_user_data(child, raw).xml
+        elif name == "BinaryEventData":
+            data_key, data = name, child.text or ""
+        elif name == "DebugData":
+            data_key, data = name, debug_data_fields(_parse_debug_data(child))
+        elif name == "ProcessingErrorData":
+            try:
+                data_key, data = name, processing_error_fields(_parse_processing_error_data(child))
+            except _FeedError:
+                raise _GiveUp from None
+    if system is None:
+        raise _GiveUp
+    doc: dict[str, Any] = {"System": system}
+    if data_key is not None:
+        doc[data_key] = data
+    if rendering is not None:
+        doc["RenderingInfo"] = rendering
+    return doc
+
+
+def json_record(raw: str, meta: EventMeta) -> bytes | None:
+    """The Json format's record for ``raw``, or None when the general path must decide."""
+    if "<!DOCTYPE" in raw:  # the general path refuses it with its own error
+        return None
+    try:
+        data = raw.encode("utf-8")
+    except UnicodeEncodeError:
+        return None
+    try:
+        root = etree.fromstring(data, thread_parser())
+    except (etree.LxmlError, ValueError):
+        return None
+    if root is None:
+        return None
+    try:
+        doc = _document(root, raw)
+    except _GiveUp:
+        return None
+    # The OpenWEC block is the same for every event of the batch: serialised once, spliced.
+    body = dumps(doc)
+    return body[:-1] + b',"OpenWEC":' + meta_block_bytes(meta) + b"}"
