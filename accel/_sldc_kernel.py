@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """The ECMA-321 (SLDC) symbol decoder, compiled by numba. Private: use :mod:`accel.sldc`.
 
-Theory of operation (ECMA-321 §7–§8, PROTOCOL.md §6):
+Theory of operation (ECMA-321 §7–§8, docs/protocol.md §6.2):
 
 * Bit reader. ``src`` is the body plus 16 zero bytes, so an 8-byte load at any bit position
   of the body stays inside it. ``_window(src, pos)`` returns the 56 bits starting at bit ``pos``

@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """SLDC (ECMA-321) decompression of WEF bodies, exact and fast.
 
-``decompress(body)`` decodes one body as Windows frames it (PROTOCOL.md §6): symbols from bit 0
+``decompress(body)`` decodes one body as Windows frames it (docs/protocol.md §6.3): symbols from bit 0
 up to the first End of Record, then ZERO bits to a 16- or 32-bit boundary, then optionally an
 End Marker with its ONEs pad (at the 32-bit boundary), then optionally a 4-byte little-endian
 uncompressed-length trailer (MS-WSMV §2.2.9.2), which must match. Anything else after the EOR
@@ -161,7 +161,7 @@ def _bits(data: bytes, start: int, stop: int) -> int:
 
 
 def _check_framing(data: bytes, eor_end: int, length: int) -> None:
-    """What may follow the End of Record (PROTOCOL.md §6 "Windows framing")."""
+    """What may follow the End of Record (docs/protocol.md §6.3)."""
     b16 = -(-eor_end // 16) * 16
     b32 = -(-eor_end // 32) * 32
     total = 8 * len(data)

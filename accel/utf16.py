@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """UTF-16 decoding of WEF bodies, fast for the common ASCII/Latin-1 case.
 
-Windows sends SOAP bodies as UTF-16LE with a BOM (PROTOCOL.md §6). ``decode`` sniffs the BOM
+Windows sends SOAP bodies as UTF-16LE with a BOM (docs/protocol.md §3.8). ``decode`` sniffs the BOM
 (``FF FE`` little-endian, ``FE FF`` big-endian, ``EF BB BF`` UTF-8, none = little-endian) and
 returns a :class:`Decoded`: the text, how many U+FFFD replacements were made (lone surrogates, a
 trailing odd byte, invalid UTF-8), so that the caller can log a warning, and the encoding used.
@@ -137,7 +137,7 @@ def decode(data: bytes) -> Decoded:
 
 
 def encode(text: str) -> bytes:
-    """A response body: BOM ``FF FE`` then UTF-16LE (what Windows expects, PROTOCOL.md §6).
+    """A response body: BOM ``FF FE`` then UTF-16LE (what Windows expects, docs/protocol.md §3.8).
 
     Lone surrogates in ``text`` (impossible from :func:`decode`) raise UnicodeEncodeError.
     """

@@ -4,7 +4,7 @@ with the bare client (socket ``sendall``, redis-py, librdkafka, pymongo) and no 
 
 Run: ``.venv/bin/pytest bench/test_bench_outputs.py --benchmark-only -p no:cacheprovider``.
 Each result carries ``events_per_s`` in its extra info (``--benchmark-columns`` or
-``--benchmark-json``). Receivers are real (TESTING.md); a missing one skips its benchmarks.
+``--benchmark-json``). Receivers are real (docs/design.md §6); a missing one skips its benchmarks.
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Prometheus metrics, with OpenWEC's names and labels (PROTOCOL.md §11.3), so existing
+"""Prometheus metrics, with OpenWEC's names and labels (docs/protocol.md §11.3), so existing
 dashboards and alerts keep working after a switch.
 
 One :class:`Metrics` object per process, on its own registry (tests build several). The

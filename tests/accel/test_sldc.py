@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""accel.sldc: ECMA-321 decoding, bit by bit, and the Windows framing (PROTOCOL.md §6)."""
+"""accel.sldc: ECMA-321 decoding, bit by bit, and the Windows framing (docs/protocol.md §6.3)."""
 
 from __future__ import annotations
 

@@ -24,7 +24,7 @@ from wec.auth import KerberosAcceptor, KerberosSession, build_encrypted, parse_e
 F = gssapi.RequirementFlag
 KRB5 = gssapi.MechType.kerberos
 SPNEGO = gssapi.OID.from_int_seq("1.3.6.1.5.5.2")
-# What a WinRM source asks for (PROTOCOL.md §4: mutual-required, sealing).
+# What a WinRM source asks for (docs/protocol.md §4.1: mutual-required, sealing).
 WINDOWS_FLAGS = (F.mutual_authentication, F.confidentiality, F.integrity)
 CLIENT = "WIN10$@WEC.TEST"
 
@@ -104,7 +104,7 @@ def handshake(
 def client_wrap(
     client: gssapi.SecurityContext, plaintext: bytes, *, confidential: bool = True
 ) -> tuple[bytes, bytes]:
-    """What a WinRM source does: HEADER, DATA, PADDING and no TRAILER (PROTOCOL.md §4)."""
+    """What a WinRM source does: HEADER, DATA, PADDING and no TRAILER (docs/protocol.md §4.3)."""
     iov = IOV(IOVBufferType.header, plaintext, IOVBufferType.padding, std_layout=False)
     gssapi.raw.wrap_iov(client, iov, confidential=confidential)
     return iov[0].value or b"", (iov[1].value or b"") + (iov[2].value or b"")

@@ -53,7 +53,7 @@ def pyspnego_handshake(
     monkeypatch.setenv("KRB5CCNAME", f"MEMORY:{uuid.uuid4().hex}")
     client = spnego.client("WIN10$@WEC.TEST", hostname="wec.test.local", service="HTTP", protocol=protocol)
     token = client.step()
-    # pywinrm always says "Negotiate", whatever the mechanism (PROTOCOL.md §4).
+    # pywinrm always says "Negotiate", whatever the mechanism (docs/protocol.md §4.1).
     result = acceptor.accept(f"Negotiate {base64.b64encode(token).decode()}")
     client.step(base64.b64decode(result.www_authenticate.split(" ", 1)[1]))
     assert client.complete

@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""The handshake: one accept step against a real KDC (PROTOCOL.md §4, Accepting)."""
+"""The handshake: one accept step against a real KDC (docs/protocol.md §4.1)."""
 
 from __future__ import annotations
 
@@ -81,7 +81,7 @@ def test_negotiate_carrying_a_raw_krb5_token_is_accepted(kdc: Kdc, acceptor: Ker
 
 
 def test_host_spn_is_accepted_with_default_credentials(kdc: Kdc, acceptor: KerberosAcceptor) -> None:
-    # Windows Server 2025 asks for HOST/<fqdn> (PROTOCOL.md §4): both SPNs share one port.
+    # Windows Server 2025 asks for HOST/<fqdn> (docs/protocol.md §4.1): both SPNs share one port.
     hs = handshake(kdc, acceptor, target="HOST@wec.test.local")
     assert hs.session.target == "HOST/wec.test.local@WEC.TEST"
     assert hs.session.principal == CLIENT

@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""The multipart/encrypted framing (PROTOCOL.md §4), without any Kerberos."""
+"""The multipart/encrypted framing (docs/protocol.md §4.2), without any Kerberos."""
 
 from __future__ import annotations
 
@@ -92,7 +92,7 @@ def test_build_writes_windows_form_byte_for_byte() -> None:
 
 @pytest.mark.parametrize("length", [0, 7, 1006, 3240, 8672, 123456789])
 def test_content_length_formula_holds_for_the_kerberos_label(length: int) -> None:
-    # PROTOCOL.md §4: Content-Length = 234 + len(str(L)) + 4 + H + L, with H = 60 for AES256.
+    # docs/protocol.md §4.2: Content-Length = 234 + len(str(L)) + 4 + H + L, with H = 60 for AES256.
     _, body = build_encrypted(KERBEROS_PROTOCOL, HEADER, b"\x42" * (length % 10_000), original_length=length)
     assert len(body) == 234 + len(str(length)) + 4 + 60 + length % 10_000
 

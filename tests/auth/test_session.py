@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Per-connection session encryption: unwrap requests, wrap responses (PROTOCOL.md §4)."""
+"""Per-connection session encryption: unwrap requests, wrap responses (docs/protocol.md §4.3)."""
 
 from __future__ import annotations
 

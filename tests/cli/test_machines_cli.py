@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """``subscriptions clients``, ``stats``, ``heartbeats`` and ``bookmarks`` on a real database.
 
-The state boundaries (PROTOCOL.md §7) are checked to the microsecond with ``--at``: with
+The state boundaries (docs/protocol.md §7.5) are checked to the microsecond with ``--at``: with
 ``start = at − interval``, *active* needs ``last_event_seen > start``, *alive* ``last_seen >
 start``, and a source heard of exactly at ``start`` is dead.
 """

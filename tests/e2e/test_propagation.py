@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Subscription changes reach a running wecd (PROTOCOL.md §7, §11.1 db_sync_interval).
+"""Subscription changes reach a running wecd (docs/protocol.md §7, §11.1 db_sync_interval).
 
 The real collector runs in its own process (tests/e2e/harness.py) against the real KDC; the
 admin CLI runs as a subprocess against the same database; the sources are the simulator's

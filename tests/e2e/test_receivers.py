@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """End to end against real receivers: each network output's receiver stops mid-stream, the
 collector answers 503, the receiver comes back, and the simulated machines' resends deliver
-every acknowledged event (ISSUE-5, "Faults").
+every acknowledged event (docs/design.md §5.1).
 
 The pattern of every test: simulated machines send in a thread; once events arrived at the
 receiver it is stopped; wecd must refuse batches (503, a log line naming the output); the

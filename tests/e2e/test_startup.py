@@ -69,7 +69,7 @@ def test_events_with_characters_illegal_in_xml_are_delivered(
         assert summary.ok, summary.to_dict()
         assert len(output_keys(c)) == 30
         text = "".join(p.read_text() for p in c.output_files())
-        assert "\\u{5}" in text and "\x05" not in text  # PROTOCOL.md §3.8 substitution
+        assert "\\u{5}" in text and "\x05" not in text  # docs/protocol.md §3.8 substitution
     finally:
         c.stop()
 

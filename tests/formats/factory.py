@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Generated Windows events, written the way WEF forwards them (PROTOCOL.md §10.1): single
+"""Generated Windows events, written the way WEF forwards them (docs/protocol.md §10.1): single
 quoted attributes, no indentation, tabs inside ``Message`` and CR LF as ``&#13;&#10;`` (a literal
 CR LF would be read as LF, XML 1.0 §2.11).
 
@@ -24,7 +24,7 @@ __all__ = [
 
 EVENT_NS = "http://schemas.microsoft.com/win/2004/08/events/event"
 
-# The metadata of PROTOCOL.md §10.2's own example.
+# The metadata of docs/protocol.md §10.2's own example.
 META = EventMeta(
     ip="10.20.30.40",
     time_received=datetime(2025, 3, 4, 10, 15, 26, 482913, tzinfo=UTC),

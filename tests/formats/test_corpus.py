@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""The real-event corpus (8 000+ EVTX-derived events and the ill-formed ones, PROTOCOL.md §10.4)
+"""The real-event corpus (8 000+ EVTX-derived events and the ill-formed ones, docs/protocol.md §10.4)
 through every format: no crash, and every event accounted for (one record per format)."""
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""parse_event: the typed record of one event (PROTOCOL.md §10.1) and its error (§10.3)."""
+"""parse_event: the typed record of one event (docs/protocol.md §10.1) and its error (§10.3)."""
 
 from __future__ import annotations
 
@@ -273,7 +273,7 @@ def test_non_ascii_text_survives() -> None:
 
 
 # ---------------------------------------------------------------------------------------------
-# Malformed events (PROTOCOL.md §10.3).
+# Malformed events (docs/protocol.md §10.3).
 
 
 def test_truncated_rendering_info_is_cut_and_the_rest_recovered() -> None:
@@ -383,7 +383,7 @@ def test_a_recovered_event_whose_system_is_bad_fails_to_feed() -> None:
 
 
 # ---------------------------------------------------------------------------------------------
-# A hardened parser (DESIGN.md decision 3).
+# A hardened parser (docs/design.md §5.3).
 
 
 def test_a_document_type_declaration_is_refused() -> None:

@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""OpenWEC's own formatter and parser test cases (PROTOCOL.md §10.4), read from the shared
+"""OpenWEC's own formatter and parser test cases (docs/protocol.md §10.4), read from the shared
 vectors (skipped when absent): every case must give the expected document, compared as parsed
 JSON values like upstream does."""
 

@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""The Json format (PROTOCOL.md §10.2) and the metadata block it shares with the others."""
+"""The Json format (docs/protocol.md §10.2) and the metadata block it shares with the others."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""The Nxlog format (PROTOCOL.md §10.2): flat, nxlog im_msvistalog names."""
+"""The Nxlog format (docs/protocol.md §10.2): flat, nxlog im_msvistalog names."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Raw and RawJson (PROTOCOL.md §10.2): no parsing, the event text as received."""
+"""Raw and RawJson (docs/protocol.md §10.2): no parsing, the event text as received."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """Formatted records for the driver tests: the project's own generated events, in the Raw
-(event XML) and Json shapes of PROTOCOL.md §10.2. Drivers treat records as opaque bytes, so
+(event XML) and Json shapes of docs/protocol.md §10.2. Drivers treat records as opaque bytes, so
 these builders are deliberately independent of ``wec.formats``."""
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""The MongoDB driver against a real MongoDB-wire server (SecantusDB, TESTING.md)."""
+"""The MongoDB driver against a real MongoDB-wire server (SecantusDB, docs/design.md §6)."""
 
 from __future__ import annotations
 

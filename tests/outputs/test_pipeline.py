@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""The driver × format pipeline and its one verdict per batch (ISSUE-3 "the delivery rule":
+"""The driver × format pipeline and its one verdict per batch (docs/design.md §5.1:
 Ack only when every output accepted the batch; any failure → 503 and the batch comes back)."""
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""The Redis driver against a real Redis: the shared one on 127.0.0.1:6379 (TESTING.md) with a
+"""The Redis driver against a real Redis: the shared one on 127.0.0.1:6379 (docs/design.md §6) with a
 unique key per test, and a private redis-server for the fault test."""
 
 from __future__ import annotations

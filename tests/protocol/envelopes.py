@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Source → collector SOAP envelopes in the form Windows writes them (PROTOCOL.md §3.2, §3.5),
+"""Source → collector SOAP envelopes in the form Windows writes them (docs/protocol.md §3.2, §3.5),
 with the project's own values. Compact XML, Windows' header order, the same namespace
 prefixes; parameters let a test drop or bend any single piece.
 """

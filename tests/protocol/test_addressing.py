@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""NotifyTo/EndTo addresses (PROTOCOL.md §3.4) and subscription paths (§2 routing)."""
+"""NotifyTo/EndTo addresses (docs/protocol.md §3.4.3) and subscription paths (§2 routing)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""DESIGN.md decision 4: the protocol core is sans-IO. Its modules may import lxml, the
+"""docs/design.md §5.4: the protocol core is sans-IO. Its modules may import lxml, the
 standard library's pure parts and the subscription model, and nothing that does I/O."""
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""EnumerateResponse and Ack as PROTOCOL.md §3.4/§3.6 specify them, from our own values."""
+"""EnumerateResponse and Ack as docs/protocol.md §3.4/§3.6 specify them, from our own values."""
 
 from __future__ import annotations
 
@@ -172,7 +172,7 @@ class TestOuterEnvelope:
             assert el.tail is None, el.tag
 
     def test_only_prefixed_namespaces_are_declared(self) -> None:
-        # A default xmlns would capture QueryList/BookmarkList/Version (PROTOCOL.md §3.1).
+        # A default xmlns would capture QueryList/BookmarkList/Version (docs/protocol.md §3.1).
         assert 'xmlns="' not in _build(_offer(bookmark=STORED))
 
 

@@ -224,7 +224,7 @@ class TestMalformedRequestsAre4xx:
 
 class TestEvents:
     def test_batch_without_bookmark_is_accepted(self) -> None:
-        # PROTOCOL.md §3.5 [R]: Ack it and keep the old bookmark (OpenWEC answers 500).
+        # docs/protocol.md §3.5: Ack it and keep the old bookmark (OpenWEC answers 500).
         msg = _batch(env.events_message([env.event_xml(1)], bookmark=None))
         assert isinstance(msg, EventsBatch)
         assert msg.bookmark is None
@@ -240,7 +240,7 @@ class TestEvents:
         assert "xmlns" not in msg.bookmark
 
     def test_backward_bookmark_is_kept_verbatim(self) -> None:
-        # PROTOCOL.md §9: seen after a collector restart; store it as it came.
+        # docs/protocol.md §9: seen after a collector restart; store it as it came.
         bookmark = (
             '<BookmarkList Direction="backward"><Bookmark Channel="Security" RecordId="12"/></BookmarkList>'
         )
@@ -263,7 +263,7 @@ class TestEvents:
         assert _batch(env.events_message([event])).events == (event,)
 
     def test_invalid_xml_characters_in_events_are_escaped(self) -> None:
-        # PROTOCOL.md §3.8: U+0004 and U+0005 inside the CDATA become "\u{4}", "\u{5}".
+        # docs/protocol.md §3.8: U+0004 and U+0005 inside the CDATA become "\u{4}", "\u{5}".
         event = env.event_xml(9, message="bad\x04chars\x05here\x1f")
         msg = _batch(env.events_message([event, env.event_xml(10)]))
         assert msg.events[0] == env.event_xml(9, message="bad\\u{4}chars\\u{5}here\\u{1f}")

@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Fuzz invariants (STYLE.md, after h11): parse_message either returns a message or raises
+"""Fuzz invariants (docs/design.md §7, after h11): parse_message either returns a message or raises
 RemoteProtocolError, never anything else; what we build always re-parses."""
 
 from __future__ import annotations

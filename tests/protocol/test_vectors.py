@@ -137,7 +137,7 @@ _QUERY = '<QueryList><Query Id="0"><Select Path="Application">*</Select></Query>
 
 
 def _windows_form(text: str) -> etree._Element:
-    """Windows WEC's response with the documented differences applied (PROTOCOL.md §3.4)."""
+    """Windows WEC's response with the documented differences applied (docs/protocol.md §3.4)."""
     root = parse_xml(text)
     canonical_outer_header(root)
     for subscribe_header in root.iter(ns.S_HEADER):

@@ -124,7 +124,7 @@ def test_cdata_with_crlf_keeps_the_line_feed() -> None:
 
 
 class TestInvalidCharacterFallback:
-    """PROTOCOL.md §3.8: characters illegal in XML 1.0 become ``\\u{hex}``."""
+    """docs/protocol.md §3.8: characters illegal in XML 1.0 become ``\\u{hex}``."""
 
     def test_control_characters_inside_cdata_are_replaced(self) -> None:
         root = parse_xml("<a><![CDATA[<Data>x\x04y\x05</Data>]]></a>")

@@ -52,7 +52,7 @@ def normalise(el: etree._Element, parent: str = "") -> Tree:
 
 
 def canonical_outer_header(root: etree._Element) -> None:
-    """Documented differences of the outer header (PROTOCOL.md §3.4, §3.6): its order is
+    """Documented differences of the outer header (docs/protocol.md §3.4, §3.6): its order is
     not significant, p:OperationID is omitted by us, and only we mark Action/SequenceId
     with s:mustUnderstand. Sort it, drop OperationID, drop attributes."""
     header = root.find(ns.S_HEADER)

@@ -3,7 +3,7 @@
 
 Deliberately independent of both the simulator and the server (no ``wec.auth``,
 ``wec.protocol``, ``wec.transport``): python-gssapi accepts and unwraps, lxml parses, and the
-replies are written by hand from PROTOCOL.md §3.4/§3.6/§4. It keeps one GSS context per TCP
+replies are written by hand from docs/protocol.md §3.4/§3.6/§4. It keeps one GSS context per TCP
 connection (``http.server`` keeps one handler object per connection) and records everything the
 source sent so tests can check it.
 
@@ -284,7 +284,7 @@ class _Handler(BaseHTTPRequestHandler):
             root = etree.fromstring(
                 text.encode("utf-8"), etree.XMLParser(resolve_entities=False, no_network=True)
             )
-        except etree.XMLSyntaxError:  # PROTOCOL.md §3.8: characters illegal in XML become \u{5}
+        except etree.XMLSyntaxError:  # docs/protocol.md §3.8: characters illegal in XML become \u{5}
             text = _ILLEGAL.sub(lambda m: f"\\u{{{ord(m.group(0)):x}}}", text)
             root = etree.fromstring(
                 text.encode("utf-8"), etree.XMLParser(resolve_entities=False, no_network=True)

@@ -262,7 +262,7 @@ def test_plain_mode_and_rendered_events_and_bookmark_event() -> None:
     xmls = [x for _, _, x in st.events]
     assert "<EventID>111</EventID>" in xmls[0]
     assert all("<RenderingInfo Culture='en-US'>" in x for x in xmls[1:])
-    assert sum("\\u{5}" in x for x in xmls) == 2  # U+0005 arrived and was substituted (PROTOCOL.md §3.8)
+    assert sum("\\u{5}" in x for x in xmls) == 2  # U+0005 arrived and was substituted (docs/protocol.md §3.8)
     assert st.event_keys()[0] is None and None not in st.event_keys()[1:]
 
 

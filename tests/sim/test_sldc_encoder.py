@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """The simulator's SLDC encoder: the numba engine writes exactly the bytes of the pure-Python
 reference engine, and what either writes decodes back with the collector's decoder and with the
-test oracle (ECMA-321; Windows framing, PROTOCOL.md §6)."""
+test oracle (ECMA-321; Windows framing, docs/protocol.md §6.3)."""
 
 from __future__ import annotations
 

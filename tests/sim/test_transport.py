@@ -32,7 +32,7 @@ PRINCIPAL = "WIN10$@WEC.TEST"
 @given(h=st.integers(0, 120), length=st.integers(0, 70000))
 def test_multipart_size_follows_the_windows_formula(h: int, length: int) -> None:
     body = encode_multipart(KRB, b"H" * h, b"C" * length, length)
-    assert len(body) == 234 + len(str(length)) + 4 + h + length  # PROTOCOL.md §4
+    assert len(body) == 234 + len(str(length)) + 4 + h + length  # docs/protocol.md §4
     assert decode_multipart(body) == (b"H" * h, b"C" * length, length)
 
 

@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Heartbeat upserts and machine states (PROTOCOL.md §7), on every backend."""
+"""Heartbeat upserts and machine states (docs/protocol.md §7.5), on every backend."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Subscription files in OpenWEC's TOML format (PROTOCOL.md §11.2)."""
+"""Subscription files in OpenWEC's TOML format (docs/protocol.md §11.2)."""
 
 from __future__ import annotations
 

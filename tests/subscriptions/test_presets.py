@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Microsoft's delivery presets in seconds (PROTOCOL.md §7)."""
+"""Microsoft's delivery presets in seconds (docs/protocol.md §7.3)."""
 
 from __future__ import annotations
 

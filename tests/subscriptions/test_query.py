@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""QueryList parsing: channels, field limits (PROTOCOL.md §9), added channels (§7)."""
+"""QueryList parsing: channels, field limits (docs/protocol.md §9), added channels (§7)."""
 
 from __future__ import annotations
 

@@ -57,7 +57,7 @@ def test_update_lists_the_changed_fields_and_whether_sources_resubscribe(store: 
     (change,) = plan_load(store, [outputs_only], keep=False).update
     assert set(change.changed) == {"outputs", "enabled"}
     assert change.changed["enabled"] == (True, False)
-    assert change.resubscribe is False  # PROTOCOL.md §3.7: neither is seen by sources
+    assert change.resubscribe is False  # docs/protocol.md §3.7: neither is seen by sources
     visible = dataclasses.replace(old, max_time=900)
     (change,) = plan_load(store, [visible], keep=False).update
     assert change.changed == {"max_time": (30, 900)} and change.resubscribe is True

@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Real receivers for the output drivers' tests (TESTING.md): rsyslog, a MongoDB-wire server
+"""Real receivers for the output drivers' tests (docs/design.md §6): rsyslog, a MongoDB-wire server
 (SecantusDB), a Kafka-wire broker (Tansu) and a private redis-server.
 
 Each listens on 127.0.0.1 on a free port, lives in a temporary directory, is stopped by PID,
@@ -194,7 +194,7 @@ class Receiver:
 # --- rsyslog ---------------------------------------------------------------------------------------
 
 # Every message as one JSON line, so multi-line messages can be compared exactly; beside it the
-# standard RFC 5424 rendering (TESTING.md) for the header fields as rsyslog parsed them.
+# standard RFC 5424 rendering (docs/design.md §6) for the header fields as rsyslog parsed them.
 _RSYSLOG_CONF = """\
 global(workDirectory="{dir}/work" maxMessageSize="65536"
        parser.escapeControlCharactersOnReceive="off")
@@ -309,7 +309,7 @@ def start_tansu(directory: Path) -> Receiver:
         str(exe), "broker", "--listener-url", url, "--advertised-listener-url", url,
         "--storage-engine", "memory://tansu/",
     ]  # fmt: skip
-    # SIGTERM waits ~5 s for clients to go (TESTING.md): kill it, the storage is memory anyway.
+    # SIGTERM waits ~5 s for clients to go (docs/design.md §6): kill it, the storage is memory anyway.
     r = Receiver("tansu", argv, port, directory, stop_signal=signal.SIGKILL)
     r.start()
     return r

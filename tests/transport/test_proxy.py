@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""PROXY protocol v1/v2 header parsing (HAProxy's proxy-protocol.txt; PROTOCOL.md §2 "Connections")."""
+"""PROXY protocol v1/v2 header parsing (HAProxy's proxy-protocol.txt; docs/protocol.md §2.4)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""The cheroot server over real loopback sockets: per-connection state (PROTOCOL.md §2
+"""The cheroot server over real loopback sockets: per-connection state (docs/protocol.md §2.4
 "Connections": the Kerberos context belongs to one TCP connection), PROXY protocol behind a
 real HAProxy, TCP keepalive, graceful stop."""
 

@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Authentication and session encryption for the collector (PROTOCOL.md §4).
+"""Authentication and session encryption for the collector (docs/protocol.md §4).
 
 ``session`` is the seam the transport talks to: a :class:`Session` decrypts each request body
 and encrypts each response body of one connection, and names its client. ``kerberos`` is its

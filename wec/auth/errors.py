@@ -4,7 +4,7 @@
 Native failures (``gssapi.exceptions.GSSError``, ``binascii.Error``, ``ValueError``) are caught
 once, at this package's boundary, and re-raised as one of these with the original as
 ``__cause__`` (``raise AuthError(...) from err``). The transport maps them to statuses
-(PROTOCOL.md §2): ``AuthError`` → 401, ``DecryptError`` → 400. ``KerberosConfigError`` is ours,
+(docs/protocol.md §2.5): ``AuthError`` → 401, ``DecryptError`` → 400. ``KerberosConfigError`` is ours,
 not the peer's: it is raised at start-up and must stop the collector.
 """
 

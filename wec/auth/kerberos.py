@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Kerberos acceptor and per-connection session encryption (PROTOCOL.md §4).
+"""Kerberos acceptor and per-connection session encryption (docs/protocol.md §4).
 
 Theory of operation.
 
@@ -57,7 +57,7 @@ __all__ = [
     "default_keytab_text",
 ]
 
-# The bare challenges of a 401: Kerberos collectors send both headers (PROTOCOL.md §2).
+# The bare challenges of a 401: Kerberos collectors send both headers (docs/protocol.md §2.5).
 WWW_AUTHENTICATE_CHALLENGES = ("Kerberos", "Negotiate")
 
 # Scheme (lower case) → (canonical spelling, multipart label used in our responses).
@@ -167,7 +167,7 @@ class KerberosAcceptor:
             raise AuthError(f"{scheme}: the token was rejected: {err}") from err
         if not complete:
             # NTLM wrapped in SPNEGO, or a SPNEGO mech-list mismatch: a second round trip
-            # would be needed, and WinRM sources never do one (PROTOCOL.md §4).
+            # would be needed, and WinRM sources never do one (docs/protocol.md §4).
             raise AuthError(f"{scheme}: the handshake needs more than one round (not Kerberos?)")
         try:
             mech = context.mech
@@ -246,7 +246,7 @@ class KerberosSession:
             if seq is not None and self._last_seq is not None and seq <= self._last_seq:
                 raise DecryptError(f"replayed or reordered message (sequence {seq} after {self._last_seq})")
             # Windows' framing: HEADER holds the token header plus the rotated (RRC) trailer,
-            # DATA the ciphertext (PROTOCOL.md §4); MIT undoes the rotation itself.
+            # DATA the ciphertext (docs/protocol.md §4.3); MIT undoes the rotation itself.
             iov = IOV((IOVBufferType.header, False, body.header), body.data, std_layout=False)
             try:
                 result = gssapi.raw.unwrap_iov(self._context, iov)

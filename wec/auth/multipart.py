@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""The ``multipart/encrypted`` framing of WinRM session encryption (PROTOCOL.md §4).
+"""The ``multipart/encrypted`` framing of WinRM session encryption (docs/protocol.md §4.2).
 
 Pure byte handling, no GSSAPI: :func:`parse_encrypted` splits a request body into the GSS
 token header and the ciphertext, :func:`build_encrypted` writes a response body.
@@ -132,7 +132,7 @@ def build_encrypted(
     original_length: int,
     original_type: str = SOAP_UTF16,
 ) -> tuple[str, bytes]:
-    """Return ``(content_type, body)`` in Windows' byte-exact form (PROTOCOL.md §4).
+    """Return ``(content_type, body)`` in Windows' byte-exact form (docs/protocol.md §4.2).
 
     With the Kerberos label, ``len(body) == 234 + len(str(L)) + 4 + H + len(data)``.
     """

@@ -2,7 +2,7 @@
 """What the CLI says about sources: ``subscriptions clients``, ``heartbeats``, ``stats``,
 ``bookmarks``.
 
-Machine states (PROTOCOL.md §7), with ``start = now − interval`` (the subscription's
+Machine states (docs/protocol.md §7.5), with ``start = now − interval`` (the subscription's
 ``heartbeat_interval`` unless ``--interval``): **active** sent events after ``start``; **alive**
 sent only heartbeats after ``start``; **dead** sent nothing after ``start``. A source last heard
 of exactly at ``start`` is not "after" it. The classification is the store's

@@ -4,7 +4,7 @@
 ``get_format(name)`` returns one of the four OpenWEC formats (``Raw``, ``RawJson``, ``Json``,
 ``Nxlog``). ``format_batch`` formats one Events batch for every format its outputs use,
 parsing each event at most once, and only when a parsing format is among them
-(PROTOCOL.md §10.2, §10.3)."""
+(docs/protocol.md §10.2, §10.3)."""
 
 from __future__ import annotations
 
@@ -55,7 +55,7 @@ class BatchResult:
 
     ``records[name]`` has one record per event, in batch order, minus the events that format
     dropped; ``failures[name]`` counts those drops (log and meter them: the batch itself still
-    succeeds, PROTOCOL.md §10.3). ``parse_errors`` counts the events that carry an
+    succeeds, docs/protocol.md §10.3). ``parse_errors`` counts the events that carry an
     ``OpenWEC.Error``, by type (``openwec_input_event_parsing_failures_total{type}``); such
     events are still written. ``parsed`` holds the parsed events, aligned with the batch, for
     callers that want System fields, e.g. a de-duplication key; it is empty when no format

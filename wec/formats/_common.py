@@ -34,7 +34,7 @@ def rfc3339_utc(t: datetime) -> str:
 
 
 def meta_block(meta: EventMeta) -> dict[str, Any]:
-    """``OpenWEC`` (Json, Nxlog) / ``meta`` (RawJson) without ``Error``; PROTOCOL.md §10.2.
+    """``OpenWEC`` (Json, Nxlog) / ``meta`` (RawJson) without ``Error``; docs/protocol.md §10.2.
 
     The returned dict is shared: callers must not modify it."""
     try:

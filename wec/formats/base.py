@@ -1,6 +1,6 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """What every format receives: the event's raw XML, its parsed form (once per batch), and
-the metadata of the batch it came in (PROTOCOL.md §10.2, the ``OpenWEC`` / ``meta`` block)."""
+the metadata of the batch it came in (docs/protocol.md §10.2, the ``OpenWEC`` / ``meta`` block)."""
 
 from __future__ import annotations
 

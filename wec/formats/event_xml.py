@@ -1,12 +1,12 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """Parse one forwarded Windows event (its XML text) into a typed record.
 
-Theory of operation (PROTOCOL.md §10.1, §10.3):
+Theory of operation (docs/protocol.md §10.1, §10.3):
 
 * ``parse_event(raw)`` never raises. Whatever the input, it returns a :class:`ParsedEvent`;
   what could not be understood is described by ``ParsedEvent.error`` (an :class:`EventError`),
   and the original text is always kept there, so that no event is ever silently lost.
-* The XML parser is hardened (DESIGN.md decision 3): no DTD (a document carrying one is
+* The XML parser is hardened (docs/design.md §5.3): no DTD (a document carrying one is
   refused), no entity expansion, no network, no huge trees.
 * Children of ``<Event>`` are read in document order, by local name, exactly once each, with
   plain attribute and ``.text`` access (no XPath): this is the hot path of every parsed
@@ -55,7 +55,7 @@ __all__ = [
 
 
 class ErrorType(enum.StrEnum):
-    """Why an event could not be read as-is (PROTOCOL.md §10.3); also the metric label."""
+    """Why an event could not be read as-is (docs/protocol.md §10.3); also the metric label."""
 
     RAW_CONTENT_RECOVERED = "RawContentRecovered"  # not well-formed; cut before RenderingInfo: OK
     FAILED_TO_RECOVER_RAW_CONTENT = "FailedToRecoverRawContent"  # the cut text is not valid either
@@ -201,7 +201,7 @@ def _parse_xml(content: str) -> Any:
         raise _XmlError("empty document")
     docinfo = root.getroottree().docinfo
     if docinfo.doctype or docinfo.internalDTD is not None:
-        # DESIGN.md decision 3: no DTD. A WEF event never carries one.
+        # docs/design.md §5.3: no DTD. A WEF event never carries one.
         raise _XmlError("a document type declaration (DTD) is not allowed")
     return root
 
@@ -236,7 +236,7 @@ def _text(el: Any) -> str | None:
 
 def _uint(text: str | None, bits: int) -> int | None:
     """An unsigned decimal of at most ``bits`` bits, or None (numbers that do not parse are
-    omitted, PROTOCOL.md §10.2). Only ASCII digits count; one leading '+' is allowed."""
+    omitted, docs/protocol.md §10.2). Only ASCII digits count; one leading '+' is allowed."""
     if text is None:
         return None
     if text.isdigit() and text.isascii() and len(text) <= 20:  # the usual case, fast

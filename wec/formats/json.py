@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Json: the event as a JSON document, OpenWEC's shape (PROTOCOL.md §10.2).
+"""Json: the event as a JSON document, OpenWEC's shape (docs/protocol.md §10.2).
 
 Keys in order: ``System``, at most one data key (``EventData``, ``UserData``, ``DebugData``,
 ``ProcessingErrorData`` or ``BinaryEventData``), ``RenderingInfo``, ``OpenWEC``. Absent values
@@ -57,7 +57,7 @@ def _system(s: System) -> dict[str, Any]:
         d["EventRecordID"] = s.event_record_id
     c = s.correlation
     if c is not None:
-        corr: dict[str, Any] = {}  # {} when the element has no attributes (PROTOCOL.md §10.2)
+        corr: dict[str, Any] = {}  # {} when the element has no attributes (docs/protocol.md §10.2)
         if c.activity_id is not None:
             corr["ActivityID"] = c.activity_id
         if c.related_activity_id is not None:

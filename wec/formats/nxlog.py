@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Nxlog: one flat JSON object in the manner of nxlog's ``im_msvistalog`` (PROTOCOL.md §10.2).
+"""Nxlog: one flat JSON object in the manner of nxlog's ``im_msvistalog`` (docs/protocol.md §10.2).
 
 Order of the keys: System fields, then the data fields, then ``Message``/``Category``/
 ``Opcode`` from RenderingInfo, then ``OpenWEC`` and ``EventReceivedTime``. The object is flat,

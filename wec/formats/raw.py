@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Raw: the event XML exactly as received, no metadata (PROTOCOL.md §10.2).
+"""Raw: the event XML exactly as received, no metadata (docs/protocol.md §10.2).
 
 The XML may contain newlines (inside ``Message``), so newline framing is ambiguous for Raw;
 framing is the driver's business."""

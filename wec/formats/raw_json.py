@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""RawJson: ``{"meta": {…}, "data": "<event XML>"}`` (PROTOCOL.md §10.2).
+"""RawJson: ``{"meta": {…}, "data": "<event XML>"}`` (docs/protocol.md §10.2).
 
 No parsing and therefore no ``Error`` key. The ``meta`` block is serialised once per batch
 metadata and spliced in front of each event's JSON string."""

@@ -3,7 +3,7 @@
 
 A driver either accepts the whole batch (returns) or raises :class:`OutputError`; it never
 accepts part of a batch silently. The pipeline acknowledges a batch only when every enabled
-output of the subscription accepted it (DESIGN.md decision 1).
+output of the subscription accepted it (docs/design.md §5.1).
 """
 
 from __future__ import annotations

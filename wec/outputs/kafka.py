@@ -10,7 +10,7 @@ Delivery. A batch counts as accepted only when librdkafka has confirmed the deli
 one of its messages (with the producer's ``acks``: set ``acks=all`` for durability). Any failed
 delivery, or a report still missing after the delivery timeout, fails the batch with
 :class:`OutputError`; messages of a failed batch that reach the broker later are duplicates of
-the source's resend (at-least-once, PROTOCOL.md §8). As in OpenWEC, ``delivery.timeout.ms``
+the source's resend (at-least-once, docs/protocol.md §8.1). As in OpenWEC, ``delivery.timeout.ms``
 defaults to 30 s instead of librdkafka's 5 min, so that a dead broker fails a batch well within
 the source's HTTP timeout.
 

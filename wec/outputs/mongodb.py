@@ -2,7 +2,7 @@
 """The MongoDB driver: one document per event, de-duplicated by a unique index.
 
 Documents. The output's format must be Json (checked when the driver is built): each record
-is parsed back into a document, so the document is the Json format's object (PROTOCOL.md
+is parsed back into a document, so the document is the Json format's object (docs/protocol.md
 §10.2) with two values made queryable as dates:
 
 - ``System.TimeCreated`` becomes a BSON date (UTC, millisecond precision). Windows gives
@@ -12,7 +12,7 @@ is parsed back into a document, so the document is the Json format's object (PRO
 With ``keep_raw = true`` the event XML is stored as ``Raw`` (it needs the pipeline to pass
 the raw XML with the batch, ``OutputBatch.raw``).
 
-De-duplication (PROTOCOL.md §8, DESIGN.md decision 1). A failed batch is resent whole, so a
+De-duplication (docs/protocol.md §8.2, docs/design.md §5.1). A failed batch is resent whole, so a
 batch may arrive twice. A unique index on (``System.Computer``, ``System.Channel``,
 ``System.EventRecordID``, ``System.TimeCreated``, ``OpenWEC.Client``) makes the second copy
 of an event a duplicate-key error (11000), which counts as delivered. ``TimeCreated`` is in

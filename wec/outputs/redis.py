@@ -5,7 +5,7 @@ OpenWEC sends one ``LPUSH`` per event; the list ends up the same when one ``LPUS
 many values (Redis pushes them left to right, so the last record is at the head either way).
 All of a batch's pushes run in one ``MULTI``/``EXEC`` transaction: the batch lands whole or
 not at all, so a failure never leaves half a batch in the list (the source's resend would
-still duplicate a batch whose ``EXEC`` reply was lost — at-least-once, PROTOCOL.md §8).
+still duplicate a batch whose ``EXEC`` reply was lost — at-least-once, docs/protocol.md §8.1).
 """
 
 from __future__ import annotations

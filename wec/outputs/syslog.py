@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """RFC 5424 syslog headers for formatted events, and RFC 6587 framing.
 
-Theory of operation. A driver receives opaque, already-formatted records (PROTOCOL.md
+Theory of operation. A driver receives opaque, already-formatted records (docs/protocol.md
 §10.2), but a syslog header needs a few fields of each event: its level (→ severity), its
 ``TimeCreated`` (→ TIMESTAMP), ``Computer`` (→ HOSTNAME), provider (→ APP-NAME) and
 ``EventID`` (→ MSGID). Rather than widen the driver contract, :func:`extract_fields` reads
@@ -165,7 +165,7 @@ def _fields_from_json(doc: Mapping[str, Any]) -> EventFields:
     data = doc.get("data")
     if isinstance(data, str):  # RawJson: the event XML is in "data"
         return _fields_from_xml(data.encode("utf-8"))
-    # Nxlog: flat; it has no Level, only EventType (PROTOCOL.md §10.2).
+    # Nxlog: flat; it has no Level, only EventType (docs/protocol.md §10.2).
     event_type = doc.get("EventType")
     level = _NXLOG_EVENT_TYPE_LEVEL.get(event_type) if isinstance(event_type, str) else None
     keywords = _keywords(doc.get("Keywords"))

@@ -3,7 +3,7 @@
 unframed, optionally wrapped in RFC 5424 syslog headers.
 
 Delivery. A batch is accepted once *all* its bytes were handed to the kernel with one
-``sendall`` (PROTOCOL.md §8: "accepted" means the driver returned OK). Plain TCP has no
+``sendall`` (docs/protocol.md §8.1: "accepted" means the driver returned OK). Plain TCP has no
 application acknowledgement, so a receiver that dies after that point can still lose what
 was in flight; what this driver does guarantee is that it never reports a batch it could
 not write completely, and that it notices a connection the receiver closed *before* writing

@@ -9,7 +9,7 @@ it would break at-least-once delivery. The source will resend that batch until t
 is raised (``net.core.wmem_default``/``wmem_max`` on Linux) or the event filtered out.
 
 A failed batch may have delivered its first datagrams already; the source resends the whole
-batch, so the receiver may see duplicates (PROTOCOL.md §8).
+batch, so the receiver may see duplicates (docs/protocol.md §8.1).
 """
 
 from __future__ import annotations

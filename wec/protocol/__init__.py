@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """The WS-Management protocol core of wec: sans-IO, text in, typed messages out, text back.
 
-Theory of operation (PROTOCOL.md §1, §3):
+Theory of operation (docs/protocol.md §1, §3):
 
 1. The transport authenticates, unwraps, decompresses and decodes a request body to text,
    then calls :func:`parse_message`. It returns one of :class:`Enumerate`, :class:`End`,

@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Where sources must send their events (PROTOCOL.md §3.4 "NotifyTo/EndTo address").
+"""Where sources must send their events (docs/protocol.md §3.4.3).
 
 ``http(s)://<host>:<port>/wsman/subscriptions/<UUID-UPPER>``: the host is the configured
 ``hostname``, else the host the source itself used in the Enumerate's ``a:To`` (it reached

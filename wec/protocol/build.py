@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Collector → source messages: EnumerateResponse (PROTOCOL.md §3.4) and Ack (§3.6).
+"""Collector → source messages: EnumerateResponse (docs/protocol.md §3.4) and Ack (§3.6).
 
 The output is text; the transport encodes it as UTF-16LE with a BOM (§3.8). It is written
 with string templates rather than a tree API because the exact form matters to Windows:
@@ -128,7 +128,7 @@ def _integer(value: int, what: str, minimum: int) -> str:
 
 @functools.lru_cache(maxsize=256)
 def compact_query(query: str) -> str:
-    """The subscription's ``<QueryList>`` re-serialised for ``w:Filter`` (PROTOCOL.md §3.4).
+    """The subscription's ``<QueryList>`` re-serialised for ``w:Filter`` (docs/protocol.md §3.4.2).
 
     Whitespace between elements, comments and PIs are dropped; text inside elements (the
     XPath of a ``Select``) is kept as written. The root must be ``QueryList`` in no
@@ -188,7 +188,7 @@ _KERBEROS_POLICY: Final = (
 
 
 def _outer_header(to: str | None, action: str, message_id: str, relates_to: str) -> str:
-    # OpenWEC's order (PROTOCOL.md §3.4); p:OperationID deliberately omitted: echoing it
+    # OpenWEC's order (docs/protocol.md §3.4); p:OperationID deliberately omitted: echoing it
     # announces robust-connection support (MS-WSMV §3.1.4.1.39), which we do not offer.
     return (
         "<s:Header>"
@@ -232,7 +232,7 @@ def _option_set(sub: Subscription) -> str:
 
 
 def _reference_parameters(offer: SubscriptionOffer) -> str:
-    # OpenWEC's scheme (PROTOCOL.md §3.4): the source echoes these as SOAP headers, which
+    # OpenWEC's scheme (docs/protocol.md §3.4.3): the source echoes these as SOAP headers, which
     # names the subscription and the configuration that produced each batch.
     revision = offer.subscription.revision
     return (
@@ -245,7 +245,7 @@ def _reference_parameters(offer: SubscriptionOffer) -> str:
 
 
 def _bookmark(offer: SubscriptionOffer) -> str:
-    # Exactly one case applies (PROTOCOL.md §3.4 item 4; DSP0226 §10.2.6).
+    # Exactly one case applies (docs/protocol.md §3.4.4; DSP0226 §10.2.6).
     if offer.bookmark is not None:
         return f"<w:Bookmark>{_checked_bookmark(offer.bookmark)}</w:Bookmark>"
     if offer.subscription.read_existing_events:
@@ -353,7 +353,7 @@ def build_enumerate_response(
 
 
 def build_ack(request: Header, *, message_id: str | None = None) -> str:
-    """The Ack for a Heartbeat or Events message (PROTOCOL.md §3.6).
+    """The Ack for a Heartbeat or Events message (docs/protocol.md §3.6).
 
     ``a:RelatesTo`` repeats the request's MessageID exactly: Windows compares it
     case-sensitively (MS-WSMV §3.1.4.1.5).

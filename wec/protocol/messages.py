@@ -23,7 +23,7 @@ __all__ = [
 
 @dataclass(frozen=True)
 class Header:
-    """The SOAP header fields a collector uses (PROTOCOL.md §3.2). Text values are trimmed."""
+    """The SOAP header fields a collector uses (docs/protocol.md §3.2). Text values are trimmed."""
 
     action: str
     message_id: str  # verbatim, e.g. "uuid:6C1F0B2E-..." (echoed byte-for-byte in RelatesTo)
@@ -61,7 +61,7 @@ class Heartbeat:
 class EventsBatch:
     header: Header
     # Each item is one event's XML text (the CDATA payload), as received, after the
-    # invalid-XML-character substitution of PROTOCOL.md §3.8 when it was needed.
+    # invalid-XML-character substitution of docs/protocol.md §3.8 when it was needed.
     events: tuple[str, ...] = ()
     # The <BookmarkList> XML verbatim, or None when the source sent no w:Bookmark.
     bookmark: str | None = None

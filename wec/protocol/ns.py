@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Namespace URIs, Clark-notation tags and constant URIs of WEF (PROTOCOL.md §3.1).
+"""Namespace URIs, Clark-notation tags and constant URIs of WEF (docs/protocol.md §3.1).
 
 Elements are always matched on (namespace URI, local name), which lxml spells ``{uri}local``;
 the prefixes a peer chooses are irrelevant. ``QueryList``, ``BookmarkList`` and OpenWEC's
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Final
 
-# --- namespace URIs (PROTOCOL.md §3.1) ---
+# --- namespace URIs (docs/protocol.md §3.1) ---
 SOAP: Final = "http://www.w3.org/2003/05/soap-envelope"
 ADDRESSING: Final = "http://schemas.xmlsoap.org/ws/2004/08/addressing"
 EVENTING: Final = "http://schemas.xmlsoap.org/ws/2004/08/eventing"

@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """Decoded SOAP envelope text → one typed message (``wec.protocol.messages``).
 
-Rules (PROTOCOL.md §3.1–3.5), and the statuses this project answers with. wec deliberately
+Rules (docs/protocol.md §3.1–§3.5), and the statuses this project answers with. wec deliberately
 answers every malformed request with a 4xx where OpenWEC sometimes says 500 (a 5xx would
 tell operators "collector bug" for what is the peer's fault):
 
@@ -138,7 +138,7 @@ def serialize_bookmark(bookmark_el: etree._Element | None) -> str | None:
 
     lxml would copy every namespace declaration in scope (s:, a:, w:, …) onto a serialised
     subtree; a deep copy followed by ``cleanup_namespaces`` drops the unused ones, so the
-    stored text is exactly what we later insert, verbatim, into a Subscribe (PROTOCOL.md §7).
+    stored text is exactly what we later insert, verbatim, into a Subscribe (docs/protocol.md §7.4).
     A w:Bookmark without a BookmarkList (empty, or text) counts as no bookmark.
     """
     if bookmark_el is None:

@@ -1,11 +1,11 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""The subscription version a source sees in ``m:Version`` (PROTOCOL.md §3.7).
+"""The subscription version a source sees in ``m:Version`` (docs/protocol.md §3.7).
 
 A Windows source re-subscribes when the version changes, so it must change exactly when a
 field the source can see changes (``CLIENT_VISIBLE_FIELDS``), and never for ``uri``,
 ``enabled``, the filter, the outputs or the revision. OpenWEC's digest cannot be reproduced
 (it hashes Rust's internal hash stream), and need not be: any deterministic digest over a
-canonical encoding works [R]. Ours: SHA-256 over a domain tag plus the canonical JSON of
+canonical encoding works. Ours: SHA-256 over a domain tag plus the canonical JSON of
 those fields, the first 16 bytes shaped as an RFC 9562 version-8 (custom) UUID.
 """
 

@@ -7,7 +7,7 @@ Every byte that reaches it came from the network, so it uses the parser of
 document with a DOCTYPE is refused outright (no WEF message has one, and it is the door to
 entity bombs). Whitespace is preserved: payloads are passed on verbatim.
 
-PROTOCOL.md §3.8: Windows may put characters that XML 1.0 forbids (U+0004, U+0005, …) inside
+docs/protocol.md §3.8: Windows may put characters that XML 1.0 forbids (U+0004, U+0005, …) inside
 event CDATA. When, and only when, a document fails to parse and contains such characters,
 each one is replaced with the text ``\\u{<hex>}`` and the document is parsed again, as
 OpenWEC does. Valid documents never pay for the scan.
@@ -62,7 +62,7 @@ def _doctype_in_prolog(text: str) -> bool:
 
 
 def escape_invalid_xml_chars(text: str) -> str:
-    """Replace each character illegal in XML 1.0 with ``\\u{<lowercase hex>}`` (PROTOCOL.md §3.8).
+    """Replace each character illegal in XML 1.0 with ``\\u{<lowercase hex>}`` (docs/protocol.md §3.8).
 
     U+0005 becomes ``\\u{5}``, U+001F becomes ``\\u{1f}``: the spelling of Rust's ``{:?}``,
     so our events match OpenWEC's byte for byte.
@@ -84,7 +84,7 @@ def parse_xml(text: str, *, max_chars: int = DEFAULT_MAX_CHARS) -> etree._Elemen
 
     Raises :class:`RemoteProtocolError` with status 413 when ``text`` is longer than
     ``max_chars`` and 400 for anything that is not a well-formed, DOCTYPE-free document
-    (after the invalid-character fallback of PROTOCOL.md §3.8).
+    (after the invalid-character fallback of docs/protocol.md §3.8).
     """
     if len(text) > max_chars:
         raise RemoteProtocolError(f"XML document too large ({len(text)} > {max_chars} chars)", 413)

@@ -207,7 +207,7 @@ def encode(
             pos += advance
 
     if windows_framing:
-        # Windows pads the End of Record to 16 bits, not 32 (PROTOCOL.md §6).
+        # Windows pads the End of Record to 16 bits, not 32 (docs/protocol.md §6.3).
         _put(out, state, (0x1FF << 4) | EOR, 13)
         _pad(out, state, 16, 0)
     else:

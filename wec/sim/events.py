@@ -4,12 +4,12 @@
 Theory of operation. A simulated machine owns an :class:`EventLog`: an ordered, deterministic
 sequence of entries ``(index, kind, channel, record_id)``. Record ids increase by one per
 channel, as in a real event log, so ``(Computer, Channel, EventRecordID)`` is unique per
-machine and is the key used for exactly-once counting (PROTOCOL.md §8 de-duplication key).
+machine and is the key used for exactly-once counting (docs/protocol.md §8.2).
 The XML of an entry is rendered on demand by :func:`render_event`; its random content is
 seeded by the key, so the same key always renders the same bytes (a resent event is
 byte-identical, as from Windows).
 
-The form follows PROTOCOL.md §10.1: default namespace ``…/win/2004/08/events/event``,
+The form follows docs/protocol.md §10.1: default namespace ``…/win/2004/08/events/event``,
 single-quoted attributes, no indentation, ``TimeCreated@SystemTime`` with 7 fractional digits
 and ``Z``, and, for RenderedText, a ``RenderingInfo Culture='en-US'`` whose ``Message`` keeps
 real CR LF and tabs. All message texts here are our own wording.
@@ -413,7 +413,7 @@ def render_event(
 ) -> str:
     """The forwarded XML of one log entry (no XML declaration, no indentation).
 
-    ``illegal_char`` puts U+0005 (not allowed in XML 1.0, PROTOCOL.md §3.8) inside an
+    ``illegal_char`` puts U+0005 (not allowed in XML 1.0, docs/protocol.md §3.8) inside an
     EventData value, as a robustness probe; the event's key stays extractable.
     """
     rng = random.Random(f"{seed}/{computer}/{entry.channel}/{entry.record_id}")
@@ -474,7 +474,7 @@ def render_event(
 
 
 def bookmark_event(computer: str, when: datetime) -> str:
-    """Event 111 of ``Microsoft-Windows-EventForwarder`` (PROTOCOL.md §9).
+    """Event 111 of ``Microsoft-Windows-EventForwarder`` (docs/protocol.md §9).
 
     Its System holds only Provider, EventID, TimeCreated and Computer, so it has no key:
     :func:`key_from_xml` returns ``None`` for it.
@@ -521,7 +521,7 @@ def key_from_xml(xml: str) -> EventKey | None:
 
 
 def key_from_json(obj: Mapping[str, object]) -> EventKey | None:
-    """The key of one record of the Json, RawJson or Nxlog formats (PROTOCOL.md §10.2)."""
+    """The key of one record of the Json, RawJson or Nxlog formats (docs/protocol.md §10.2)."""
     system = obj.get("System")
     if isinstance(system, Mapping):
         computer, channel, record = system.get("Computer"), system.get("Channel"), system.get("EventRecordID")
@@ -555,6 +555,6 @@ _EVENT_RE: Final = re.compile(r"<Event[ >].*?</Event>", re.S)
 
 def keys_in_raw_text(text: str) -> list[EventKey | None]:
     """Keys of every event in a Raw output stream, where a ``Message`` may hold newlines, so
-    line framing is ambiguous (PROTOCOL.md §10.2). One item per event, ``None`` for keyless
+    line framing is ambiguous (docs/protocol.md §10.2). One item per event, ``None`` for keyless
     events such as 111."""
     return [key_from_xml(m.group(0)) for m in _EVENT_RE.finditer(text)]

@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """One simulated Windows source: Enumerate, then one push stream per offered subscription.
 
-Theory of operation (PROTOCOL.md §1 "One cycle", §3, §7, §8):
+Theory of operation (docs/protocol.md §1.2, §3, §7, §8):
 
 * **Enumerate** on a fresh connection to the manager URL (auth POST, Enumerate, End, close).
 * For each offered subscription a :class:`_Stream` with its own connection to NotifyTo: a
@@ -295,7 +295,7 @@ class _Stream:
                 soap.check_ack(resp.body, message_id)
                 ok = True
             elif resp.status == 404:
-                # Unknown or disabled subscription (PROTOCOL.md §2): stop and look again.
+                # Unknown or disabled subscription (docs/protocol.md §2.5): stop and look again.
                 stats.note("404", f"{self.sub.notify_to} is gone")
                 self.stopped = True
                 self.conn.close()
@@ -347,7 +347,7 @@ class _Stream:
             self.pending = _Pending([], [], dict(self.positions), None)
 
     def end(self) -> None:
-        """SubscriptionEnd to EndTo, then End labelled SLDC but not compressed (PROTOCOL.md §3.5)."""
+        """SubscriptionEnd to EndTo, then End labelled SLDC but not compressed (docs/protocol.md §3.5)."""
         cfg, sub = self.m.config, self.sub
         target = sub.end_to or sub.notify_to
         conn = (
@@ -449,7 +449,7 @@ class Machine:
         )
 
     def enumerate(self) -> soap.EnumerateResponse:
-        """One Enumerate + End on a fresh manager connection (PROTOCOL.md §1 TCP #1)."""
+        """One Enumerate + End on a fresh manager connection (docs/protocol.md §1.2)."""
         cfg = self.config
         if cfg.auth == "tls":
             self._load_client_certificate()
@@ -494,7 +494,7 @@ class Machine:
     def _reconcile(self, er: soap.EnumerateResponse) -> None:
         offered = {_stream_key(s): s for s in er.subscriptions}
         for key in list(self._streams):
-            if key not in offered:  # vanished: stop (PROTOCOL.md §1 Refresh)
+            if key not in offered:  # vanished: stop (docs/protocol.md §1.3)
                 self._streams.pop(key).close()
         for key, sub in offered.items():
             old = self._streams.get(key)

@@ -2,7 +2,7 @@
 """An SLDC (ECMA-321) encoder, written independently of the decoder in ``accel``.
 
 The Windows-source simulator compresses Heartbeat and Events bodies with it exactly as Windows
-does (PROTOCOL.md §6): ``Reset 1`` at bit 0, scheme-1 symbols, ``End of Record``, ZERO bits to
+does (docs/protocol.md §6.3): ``Reset 1`` at bit 0, scheme-1 symbols, ``End of Record``, ZERO bits to
 a 16-bit boundary and a 4-byte little-endian uncompressed-length trailer. The tests use its
 other knobs (scheme 2, scheme switches, resets, flushes, file marks, End Marker, 32-bit framing)
 to produce bodies the decoder has never seen.
@@ -53,7 +53,7 @@ __all__ = [
 HISTORY_SIZE = 1024
 MAX_MATCH = 271
 
-# 4-bit control codes (ECMA-321 §8.5, PROTOCOL.md §6).
+# 4-bit control codes (ECMA-321 §8.5, docs/protocol.md §6.2).
 FLUSH, SCHEME_1, SCHEME_2, FILE_MARK, EOR, RESET_1, RESET_2, END_MARKER = 0, 1, 2, 3, 4, 5, 6, 15
 
 
@@ -331,7 +331,7 @@ def _compress_python(
 
 
 def _eor_windows(w: BitWriter) -> None:
-    # Windows pads the End of Record to a 16-bit boundary, not 32 (PROTOCOL.md §6).
+    # Windows pads the End of Record to a 16-bit boundary, not 32 (docs/protocol.md §6.3).
     w.write((0x1FF << 4) | EOR, 13)
     w.pad(16, 0)
 

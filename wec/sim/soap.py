@@ -4,9 +4,9 @@
 This is the simulator's own, independent implementation (it must not share code with the
 server's ``wec.protocol``, so that a bug there cannot hide itself in both ends).
 
-Builders return compact XML text (no whitespace between elements, PROTOCOL.md §3.2) with the
+Builders return compact XML text (no whitespace between elements, docs/protocol.md §3.2) with the
 header elements in Windows' order; :func:`encode_utf16` gives the wire form, UTF-16LE with a
-BOM (PROTOCOL.md §3.8). Parsers take the decrypted body bytes and raise :class:`SoapError` on
+BOM (docs/protocol.md §3.8). Parsers take the decrypted body bytes and raise :class:`SoapError` on
 anything malformed, never another exception type.
 """
 
@@ -93,7 +93,7 @@ def new_uuid() -> str:
 
 
 def encode_utf16(xml: str) -> bytes:
-    """The wire form of every message, both directions: BOM ``FF FE`` + UTF-16LE (PROTOCOL.md §3.8)."""
+    """The wire form of every message, both directions: BOM ``FF FE`` + UTF-16LE (docs/protocol.md §3.8)."""
     return b"\xff\xfe" + xml.encode("utf-16-le", "surrogatepass")
 
 
@@ -118,7 +118,7 @@ class RefParam:
         if self.namespace is None:
             return f"<{self.name}>{_text(self.value)}</{self.name}>"
         prefix = "e" if self.namespace == NS_E else "x"
-        # Windows re-declares the prefix on the echoed element (openwec-04 capture).
+        # Windows re-declares the prefix on the echoed element.
         return (
             f'<{prefix}:{self.name} xmlns:{prefix}="{_attr(self.namespace)}">{_text(self.value)}'
             f"</{prefix}:{self.name}>"
@@ -138,7 +138,7 @@ def _common_header(
     max_envelope_size: int,
     resource_uri: str | None = None,
 ) -> list[str]:
-    # PROTOCOL.md §3.2: To, [ResourceURI], MachineID, ReplyTo, Action, MaxEnvelopeSize, MessageID,
+    # docs/protocol.md §3.2: To, [ResourceURI], MachineID, ReplyTo, Action, MaxEnvelopeSize, MessageID,
     # Locale, DataLocale, SessionId, OperationID, SequenceId, OperationTimeout.
     parts = [f"<s:Header><a:To>{_text(to)}</a:To>"]
     if resource_uri:
@@ -169,7 +169,7 @@ def build_enumerate(
     data_locale: str = "en-US",
     max_envelope_size: int = 512000,
 ) -> str:
-    """Enumerate to the Subscription Manager URL (PROTOCOL.md §3.3; openwec-01 capture)."""
+    """Enumerate to the Subscription Manager URL (docs/protocol.md §3.3)."""
     parts = [_ENVELOPE_ENUM]
     parts += _common_header(
         to,
@@ -192,10 +192,10 @@ def build_enumerate(
 
 
 def build_end(message_id: str, operation_id: str) -> str:
-    """End: closes an Enumerate exchange, or follows a SubscriptionEnd (PROTOCOL.md §3.5).
+    """End: closes an Enumerate exchange, or follows a SubscriptionEnd (docs/protocol.md §3.5).
 
     Its header is short: To (anonymous), ResourceURI, Action, MessageID and the OperationID of
-    the exchange it ends, without mustUnderstand (openwec-03 capture).
+    the exchange it ends, without mustUnderstand.
     """
     return (
         f"{_ENVELOPE_END}<s:Header><a:To>{ANONYMOUS}</a:To>"
@@ -207,10 +207,10 @@ def build_end(message_id: str, operation_id: str) -> str:
 
 
 def bookmark_list_xml(positions: Mapping[str, int], current: str | None = None) -> str:
-    """``<BookmarkList>`` in no namespace, one Bookmark per channel (PROTOCOL.md §3.5).
+    """``<BookmarkList>`` in no namespace, one Bookmark per channel (docs/protocol.md §3.5).
 
     ``IsCurrent="true"`` marks the channel of the last event read (``current``); Windows
-    writes the attributes double-quoted inside ``w:Bookmark`` (openwec-06 capture).
+    writes the attributes double-quoted inside ``w:Bookmark``.
     """
     if current is None and positions:
         current = next(iter(positions))
@@ -266,7 +266,7 @@ def build_heartbeat(
     data_locale: str = "en-US",
     max_envelope_size: int = 512000,
 ) -> str:
-    """Heartbeat: the stream header plus an empty ``w:Events`` body (openwec-04 capture)."""
+    """Heartbeat: the stream header plus an empty ``w:Events`` body."""
     parts = [_ENVELOPE_EVENTS]
     parts += _stream_header(
         to,
@@ -299,7 +299,7 @@ def build_events(
     max_envelope_size: int = 512000,
 ) -> str:
     """Events: the stream header, ``w:Bookmark`` (when given), ``w:AckRequested``, then one
-    ``w:Event`` per event with its XML as CDATA (PROTOCOL.md §3.5; openwec-06 capture)."""
+    ``w:Event`` per event with its XML as CDATA (docs/protocol.md §3.5)."""
     parts = [_ENVELOPE_EVENTS]
     parts += _stream_header(
         to,
@@ -337,7 +337,7 @@ def build_subscription_end(
     data_locale: str = "en-US",
     max_envelope_size: int = 512000,
 ) -> str:
-    """SubscriptionEnd to the EndTo address, with ``OperationTimeout PT0.500S`` (openwec-08)."""
+    """SubscriptionEnd to the EndTo address, with ``OperationTimeout PT0.500S``."""
     parts = [_ENVELOPE_EVENTS]
     parts += _stream_header(
         to,
@@ -457,7 +457,7 @@ def parse_duration(text: str) -> float:
 
 @dataclass(frozen=True, slots=True)
 class BookmarkState:
-    """What a Subscribe says about where to start (PROTOCOL.md §3.4 point 4)."""
+    """What a Subscribe says about where to start (docs/protocol.md §3.4.4)."""
 
     earliest: bool = False  # the …/bookmark/earliest text: replay from the first event
     positions: Mapping[str, int] = field(default_factory=dict)  # channel -> last delivered RecordId
@@ -651,7 +651,7 @@ def _subscription(item: etree._Element) -> OfferedSubscription:
 
 
 def parse_enumerate_response(body: bytes | str) -> EnumerateResponse:
-    """The subscriptions a collector offers (PROTOCOL.md §3.4)."""
+    """The subscriptions a collector offers (docs/protocol.md §3.4)."""
     root = _parse_xml(body)
     header = _need(root, NS_S, "Header")
     action = _header_value(header, NS_A, "Action")
@@ -660,7 +660,8 @@ def parse_enumerate_response(body: bytes | str) -> EnumerateResponse:
     resp = _need(_need(root, NS_S, "Body"), NS_N, "EnumerateResponse")
     ctx = _child(resp, NS_N, "EnumerationContext")
     if ctx is not None and (ctx.text or "").strip():
-        # A non-empty context would ask for Pull mode, which sources use only for real WEC (PROTOCOL.md §3.4).
+        # A non-empty context would ask for Pull mode, which sources use only for real WEC (docs/protocol.md
+        # §3.4).
         raise SoapError("non-empty EnumerationContext (pull mode) is not supported")
     items = _child(resp, NS_W, "Items")
     subs = (
@@ -676,7 +677,7 @@ def parse_enumerate_response(body: bytes | str) -> EnumerateResponse:
 
 
 def parse_ack(body: bytes | str) -> Ack:
-    """An Ack (PROTOCOL.md §3.6)."""
+    """An Ack (docs/protocol.md §3.6)."""
     root = _parse_xml(body)
     header = _need(root, NS_S, "Header")
     action = _header_value(header, NS_A, "Action")

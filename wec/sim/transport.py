@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """HTTP/1.1 + Kerberos session encryption exactly as the Windows WinRM client does it.
 
-Theory of operation (PROTOCOL.md §1, §2, §4). One :class:`WinRMConnection` is one TCP
+Theory of operation (docs/protocol.md §1, §2, §4). One :class:`WinRMConnection` is one TCP
 connection and, in Kerberos mode, one GSS context:
 
 1. the first request is a POST with an empty body and ``Authorization: Kerberos <AP-REQ>``
@@ -72,7 +72,7 @@ class AuthError(TransportError):
 
 
 def sldc_compress(data: bytes) -> bytes:
-    """SLDC-compress a body with Windows framing (PROTOCOL.md §6), via ``wec.sim.sldc``.
+    """SLDC-compress a body with Windows framing (docs/protocol.md §6.3), via ``wec.sim.sldc``.
 
     Imported lazily: the encoder is a separate module, and sessions that do not compress
     (``compression="off"``, or a subscription without ``Compression=SLDC``) must not need it.
@@ -123,7 +123,7 @@ class ClientSecurity:
     mode: Literal["kerberos", "negotiate", "plain"] = "kerberos"
     credentials: gssapi.Credentials | None = None  # kerberos/negotiate; None = default credentials
     spn_host: str | None = None  # service host for HTTP@host; None = the URL's host (as Windows)
-    spn_service: str = "HTTP"  # "HOST" mimics Windows Server 2025 (PROTOCOL.md §4)
+    spn_service: str = "HTTP"  # "HOST" mimics Windows Server 2025 (docs/protocol.md §4.1)
     ssl_context: ssl.SSLContext | None = None  # TLS extension point (https URLs)
 
 
@@ -280,7 +280,7 @@ class HttpConnection:
 
 
 # ---------------------------------------------------------------------------------------------
-# multipart/encrypted (MS-WSMV §2.2.9.1), byte-exact like Windows (PROTOCOL.md §4)
+# multipart/encrypted (MS-WSMV §2.2.9.1), byte-exact like Windows (docs/protocol.md §4.2)
 
 
 def encode_multipart(protocol: str, gss_header: bytes, ciphertext: bytes, original_length: int) -> bytes:
@@ -356,7 +356,7 @@ class WinRMConnection:
     ``connect_to`` overrides the TCP target (host, port), for a collector whose SPN name does not
     resolve; the Host header and SPN keep the URL's name, as Windows does.
     ``label_sldc`` puts ``Content-Encoding: SLDC`` on the auth-only POST, which Windows does on
-    NotifyTo connections of compressed subscriptions (PROTOCOL.md §2 table).
+    NotifyTo connections of compressed subscriptions (docs/protocol.md §2.2).
     """
 
     def __init__(

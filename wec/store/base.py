@@ -79,7 +79,7 @@ class Migration:
 
 @dataclass(frozen=True)
 class BookmarkRow:
-    """The last bookmark a source reported for a subscription (PROTOCOL.md §7)."""
+    """The last bookmark a source reported for a subscription (docs/protocol.md §7.4)."""
 
     client: str  # authenticated identity (Kerberos principal or certificate subject), not MachineID
     subscription_uuid: str
@@ -154,14 +154,14 @@ class HeartbeatRow:
 
 
 class MachineState(enum.StrEnum):
-    # Spelled as OpenWEC's openwec_machines{state=...} label values (PROTOCOL.md §11.3).
+    # Spelled as OpenWEC's openwec_machines{state=...} label values (docs/protocol.md §11.3).
     ACTIVE = "Active"
     ALIVE = "Alive"
     DEAD = "Dead"
 
 
 def machine_state(row: HeartbeatRow, start: datetime) -> MachineState:
-    """Classify one source, ``start`` being ``now - heartbeat_interval`` (PROTOCOL.md §7).
+    """Classify one source, ``start`` being ``now - heartbeat_interval`` (docs/protocol.md §7.5).
 
     Strict ``>``: a source last seen exactly at ``start`` is not "after" it.
     """

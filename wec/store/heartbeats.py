@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """Batched heartbeat writes, so that the request path never waits on the database.
 
-Every Heartbeat and Events message updates a row (PROTOCOL.md §7). Writing each one would put
+Every Heartbeat and Events message updates a row (docs/protocol.md §7.5). Writing each one would put
 a database transaction on the hot path; like OpenWEC (``flush_heartbeats_interval`` = 5 s,
 ``heartbeats_queue_size`` = 2048), we keep the updates in memory, coalesced per
 (client, subscription), and a background thread writes them in one transaction when the

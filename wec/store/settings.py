@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""The typed ``[database]`` settings (PROTOCOL.md §11.1) that :func:`wec.store.open_store` takes.
+"""The typed ``[database]`` settings (docs/protocol.md §11.1) that :func:`wec.store.open_store` takes.
 
 ``wec.config`` builds this object from the settings file; the store never reads raw
 configuration itself.

@@ -2,7 +2,7 @@
 """Microsoft's delivery optimisation presets, as (max_time, heartbeat_interval) in seconds.
 
 ``wecutil`` and the Event Viewer offer three presets; their values are in milliseconds there
-and in seconds here, as in OpenWEC's options (PROTOCOL.md §7). Only these two options differ
+and in seconds here, as in OpenWEC's options (docs/protocol.md §7.3). Only these two options differ
 between presets for a source-initiated (push) subscription.
 """
 

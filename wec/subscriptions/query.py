@@ -15,7 +15,7 @@ A ``Select``/``Suppress`` without ``Path`` reads the ``Path`` of its ``Query``.
 
 Why we care about channels: a source's bookmark lists the channels it has read. A channel
 added to a query has no bookmark entry, so every source replays that channel's whole history
-(PROTOCOL.md §7) — hence :func:`added_channels`, for a warning before such an edit.
+(docs/protocol.md §7.4) — hence :func:`added_channels`, for a warning before such an edit.
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ __all__ = [
     "parse_query",
 ]
 
-# Limits observed in the field (PROTOCOL.md §9); above them Windows drops the query or part of it.
+# Limits observed in the field (docs/protocol.md §9); above them Windows drops the query or part of it.
 MAX_CHANNELS = 256
 MAX_CLAUSES = 22
 

@@ -22,7 +22,7 @@ What a Windows export looks like (UTF-16 with a BOM; values in **milliseconds**)
       <AllowedSourceDomainComputers>O:NSG:BAD:P(A;;GA;;;DC)S:</AllowedSourceDomainComputers>
     </Subscription>
 
-Mapping onto wec (PROTOCOL.md §7): ``SubscriptionId`` → name, ``MaxLatencyTime`` → max_time,
+Mapping onto wec (docs/protocol.md §7.1): ``SubscriptionId`` → name, ``MaxLatencyTime`` → max_time,
 ``MaxItems`` → max_elements, ``Heartbeat/@Interval`` → heartbeat_interval (ms → s, rounded up),
 ``Query`` → query, ``ReadExistingEvents``, ``ContentFormat`` (``Events`` = Raw),
 ``Locale/@Language`` → locale, ``Enabled``. Without explicit ``Delivery`` values the
@@ -83,7 +83,7 @@ class WindowsImport:
 
 
 def _decode(data: bytes) -> str:
-    # wecutil writes UTF-16LE with a BOM; files edited by hand may be UTF-8 (PROTOCOL.md §3.8).
+    # wecutil writes UTF-16LE with a BOM; files edited by hand may be UTF-8 (docs/protocol.md §3.8).
     bom = sniff_bom(data)
     if bom is not None:
         return data[bom.length :].decode(bom.encoding)

@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """The WSGI application: HTTP in, service call, HTTP out. No business logic here.
 
-Request pipeline (PROTOCOL.md §2, §4 "Pipeline"):
+Request pipeline (docs/protocol.md §2, §4.4):
 
     size checks → authenticate (Kerberos accept, or the connection's existing session) →
     route (POST only) → empty body? answer 200 (auth-only request) → session.decrypt_request

@@ -4,7 +4,7 @@
 Two things plain WSGI cannot express:
 
 * **State per TCP connection.** Windows authenticates once per connection and then sends
-  encrypted bodies without an ``Authorization`` header (DESIGN.md decision 2). Each cheroot
+  encrypted bodies without an ``Authorization`` header (docs/design.md §5.2). Each cheroot
   connection therefore carries a :class:`ConnectionState` that our gateway hands to the WSGI
   app as ``environ["wec.connection"]``; it is closed (Kerberos context dropped) when the
   connection closes. Keying on (address, port) would be wrong: ports are reused.

@@ -1,5 +1,5 @@
 -- SPDX-License-Identifier: GPL-3.0-or-later
--- wec schema version 1: subscriptions, bookmarks, heartbeats (PROTOCOL.md §7).
+-- wec schema version 1: subscriptions, bookmarks, heartbeats (docs/protocol.md §7).
 -- Migration scripts hold no BEGIN/COMMIT: the runner wraps each one in a transaction and
 -- records the new version in meta itself.
 
@@ -33,7 +33,7 @@ CREATE TABLE subscriptions (
     outputs TEXT NOT NULL                    -- JSON array of {driver, format, enabled, config}
 );
 
--- Key: the authenticated identity, not MachineID (PROTOCOL.md §7). Deleting a subscription
+-- Key: the authenticated identity, not MachineID (docs/protocol.md §7.4). Deleting a subscription
 -- deletes its bookmarks and heartbeats.
 CREATE TABLE bookmarks (
     client TEXT NOT NULL,
