@@ -11,6 +11,7 @@ import pytest
 from wec.model import (
     CLIENT_VISIBLE_FIELDS,
     ClientFilter,
+    ComputerMismatch,
     ContentFormat,
     FilterOperation,
     OutputConfig,
@@ -49,6 +50,7 @@ INVISIBLE_CHANGES: dict[str, object] = {
     "revision": "r2",
     "filter": ClientFilter(operation=FilterOperation.ONLY, targets=("WS042$@CORP.EXAMPLE",)),
     "outputs": (OutputConfig(driver="Tcp", format="Raw", config={"host": "siem", "port": 514}),),
+    "computer_mismatch": ComputerMismatch.DROP,  # checked by the collector, never sent to sources
 }
 
 
