@@ -166,7 +166,7 @@ config = {{ path = "out/{{client}}.log" }}
         time.sleep(1.0)  # let the workers finish starting (their start-up is not per-event cost)
         sampler = _RssSampler(c.proc.pid)
         sampler.start()
-        spies = _start_profiles(c.proc.pid, args.profile, name) if args.profile else []
+        spies = _start_profiles(c.proc.pid, args.profile, name, _spy_flags(args)) if args.profile else []
         cpu0 = _cpu_seconds(c.proc.pid)
         sys0 = _cpu_seconds(c.proc.pid, system_only=True)
         start = time.monotonic()
@@ -184,14 +184,22 @@ config = {{ path = "out/{{client}}.log" }}
         c.stop()
 
 
-def _start_profiles(pid: int, directory: str, name: str) -> list[subprocess.Popen[bytes]]:
+def _spy_flags(args: argparse.Namespace) -> tuple[str, ...]:
+    """py-spy's sampling options: ``--gil`` keeps only the thread holding the GIL (what the
+    interpreter spends, without the threads waiting for it), ``--native`` adds C frames."""
+    return (("--gil",) if args.profile_gil else ()) + (("--native",) if args.profile_native else ())
+
+
+def _start_profiles(
+    pid: int, directory: str, name: str, extra: tuple[str, ...] = ()
+) -> list[subprocess.Popen[bytes]]:
     """One ``py-spy record`` per collector process (raw collapsed stacks), stopped by SIGINT."""
     Path(directory).mkdir(parents=True, exist_ok=True)
     spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
     procs = []
     for p in _collector_pids(pid):
         out = Path(directory) / f"{name}-{p}.txt"
-        cmd = [spy, "record", "--format", "raw", "--rate", "200", "--nonblocking", "-o", str(out)]
+        cmd = [spy, "record", "--format", "raw", "--rate", "200", "--nonblocking", *extra, "-o", str(out)]
         procs.append(subprocess.Popen([*cmd, "--pid", str(p)], stdout=subprocess.DEVNULL))
     time.sleep(0.5)
     return procs
@@ -217,6 +225,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--duration", type=float, default=300.0, help="upper bound of each run, seconds")
     p.add_argument("--no-baseline", action="store_true")
     p.add_argument("--profile", metavar="DIR", help="record py-spy profiles of the collector into DIR")
+    p.add_argument("--profile-gil", action="store_true", help="profile: only the thread holding the GIL")
+    p.add_argument("--profile-native", action="store_true", help="profile: include C frames")
     args = p.parse_args(argv)
 
     work = Path(tempfile.mkdtemp(prefix="wec-load-"))

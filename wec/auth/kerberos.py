@@ -38,6 +38,7 @@ import gssapi.exceptions
 import gssapi.raw
 from gssapi.raw import IOV, IOVBufferType
 
+from wec.auth import cfx
 from wec.auth.errors import AuthError, DecryptError, KerberosConfigError
 from wec.auth.multipart import (
     KERBEROS_PROTOCOL,
@@ -82,6 +83,28 @@ _CFX_HEADER_LEN = 16
 _CFX_SENT_BY_ACCEPTOR = 0x01
 _CFX_SEALED = 0x02
 _GSS_ERRORS = (gssapi.raw.GSSError, gssapi.exceptions.GeneralError)
+
+# GSS_C_INQ_SSPI_SESSION_KEY: the context's current key, then the OID of its enctype
+# (GSS_KRB5_SESSION_KEY_ENCTYPE_OID, 1.2.840.113554.1.2.2.4, followed by the enctype number).
+_INQ_SESSION_KEY = gssapi.OID.from_int_seq("1.2.840.113554.1.2.2.5.5")
+_ENCTYPE_OID_PREFIX = bytes.fromhex("2a864886f71201020204")
+
+
+def _fast_unwrap_keys(context: gssapi.SecurityContext) -> cfx.WrapKeys | None:
+    """Keys for :func:`wec.auth.cfx.unwrap`, or None when the context's enctype is not one it
+    reads (GSSAPI then unwraps every message)."""
+    try:
+        key, enctype_oid = gssapi.raw.inquire_sec_context_by_oid(context, _INQ_SESSION_KEY)[:2]
+    except (*_GSS_ERRORS, ValueError, TypeError):
+        return None
+    if not enctype_oid.startswith(_ENCTYPE_OID_PREFIX):
+        return None
+    enctype = 0
+    for byte in enctype_oid[len(_ENCTYPE_OID_PREFIX) :]:  # one base-128 arc
+        enctype = (enctype << 7) | (byte & 0x7F)
+    if cfx.AES_SHA1_ENCTYPES.get(enctype) != len(key):
+        return None
+    return cfx.derive_wrap_keys(key)
 
 
 @dataclass(frozen=True)
@@ -226,6 +249,9 @@ class KerberosSession:
         self._lock = threading.Lock()
         self._last_seq: int | None = None
         self._closed = False
+        # Requests are decrypted with OpenSSL when the enctype allows (wec.auth.cfx), else
+        # by GSSAPI; any token the fast path does not verify goes to GSSAPI too.
+        self._fast_keys = _fast_unwrap_keys(context)
 
     def __repr__(self) -> str:
         return f"<KerberosSession {self.principal} → {self.target} ({self.scheme})>"
@@ -245,24 +271,28 @@ class KerberosSession:
                 raise DecryptError("the session is closed")
             if seq is not None and self._last_seq is not None and seq <= self._last_seq:
                 raise DecryptError(f"replayed or reordered message (sequence {seq} after {self._last_seq})")
-            # Windows' framing: HEADER holds the token header plus the rotated (RRC) trailer,
-            # DATA the ciphertext (docs/protocol.md §4.3); MIT undoes the rotation itself.
-            iov = IOV((IOVBufferType.header, False, body.header), body.data, std_layout=False)
-            try:
-                result = gssapi.raw.unwrap_iov(self._context, iov)
-            except _GSS_ERRORS as err:
-                raise DecryptError(f"cannot decrypt the message: {err}") from err
-            if not result.encrypted:
-                raise DecryptError("the message was signed but not encrypted (confidentiality required)")
+            fast = cfx.unwrap(self._fast_keys, body.header + body.data) if self._fast_keys else None
+            plaintext = fast if fast is not None else self._gss_unwrap(body)
             if seq is not None:
                 self._last_seq = seq
-            plaintext = iov[1].value or b""
         if body.original_length is not None and len(plaintext) != body.original_length:
             raise DecryptError(
                 f"decrypted length {len(plaintext)} differs from OriginalContent Length "
                 f"{body.original_length}"
             )
         return plaintext
+
+    def _gss_unwrap(self, body: EncryptedBody) -> bytes:
+        # Windows' framing: HEADER holds the token header plus the rotated (RRC) trailer,
+        # DATA the ciphertext (docs/protocol.md §4.3); MIT undoes the rotation itself.
+        iov = IOV((IOVBufferType.header, False, body.header), body.data, std_layout=False)
+        try:
+            result = gssapi.raw.unwrap_iov(self._context, iov)
+        except _GSS_ERRORS as err:
+            raise DecryptError(f"cannot decrypt the message: {err}") from err
+        if not result.encrypted:
+            raise DecryptError("the message was signed but not encrypted (confidentiality required)")
+        return iov[1].value or b""
 
     def wrap(self, plaintext: bytes) -> tuple[bytes, bytes]:
         """Encrypt a response; return ``(token header, ciphertext ‖ padding)``.

@@ -12,6 +12,7 @@ import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
+from wec.formats._common import meta_block_bytes
 from wec.formats.base import EventMeta, Format
 from wec.formats.event_xml import ErrorType, EventError, ParsedEvent, parse_event
 from wec.formats.json import JsonFormat
@@ -88,9 +89,9 @@ def _safe_parse(raw: str) -> ParsedEvent:
         return ParsedEvent(error=EventError(ErrorType.UNKNOWN, None, raw))
 
 
-def _fast_json(raw: str, meta: EventMeta) -> bytes | None:
+def _fast_json(raw: str, meta: EventMeta, meta_block: bytes) -> bytes | None:
     try:
-        return json_record(raw, meta)
+        return json_record(raw, meta, meta_block)
     except Exception:  # a bug of the fast path must not lose the event: the general path runs
         log.exception("the Json fast path failed unexpectedly; the event takes the general path")
         return None
@@ -142,9 +143,10 @@ def format_batch(raw_events: Sequence[str], meta: EventMeta, formats: Iterable[F
     logged: set[str] = set()
 
     kept: dict[str, list[int]] = {}
+    meta_block = meta_block_bytes(meta) if fast_json else b""
     for index, raw in enumerate(raw_events):
         parsed: ParsedEvent | None = None
-        fast: bytes | None = _fast_json(raw, meta) if fast_json else None
+        fast: bytes | None = _fast_json(raw, meta, meta_block) if fast_json else None
         if fast is not None:
             for name, f in items:
                 if f.needs_parse:

@@ -161,24 +161,23 @@ def _system(el: Any) -> dict[str, Any]:
 
 
 def _event_data(el: Any) -> dict[str, Any]:
+    # lxml picks the Data children at C level ("{*}": any namespace or none, as _local_name
+    # matches): no proxy and no tag string for the other nodes, 2-3x faster than a loop over
+    # every child. Document order is kept, so a repeated Name keeps its last value.
     d: dict[str, Any] = {}
     unnamed: list[str] = []
-    binary: str | None = None
-    names = _NAMES
-    for child in el:
-        tag = child.tag
-        name = names.get(tag) or _local_name(tag)
-        if name == "Data":
-            value = child.text or ""
-            key = child.get("Name")
-            if key is not None:
-                d[key] = value
-            elif value:
-                unnamed.append(value)
-        elif name == "Binary":
-            binary = child.text
+    for child in el.iterchildren("{*}Data"):
+        value = child.text or ""
+        key = child.get("Name")
+        if key is not None:
+            d[key] = value
+        elif value:
+            unnamed.append(value)
     if unnamed:
         d["Data"] = unnamed
+    binary: str | None = None
+    for child in el.iterchildren("{*}Binary"):
+        binary = child.text  # the last one, as the general parser keeps it
     if binary is not None:
         d["Binary"] = binary
     return d
@@ -192,11 +191,10 @@ def _rendering_info(el: Any) -> dict[str, Any]:
             v[name] = _text(child)
         elif name == "Keywords":
             kws = []
-            for k in child:
-                if _name(k.tag) == "Keyword":
-                    t = _text(k)
-                    if t is not None:
-                        kws.append(t)
+            for k in child.iterchildren("{*}Keyword"):
+                t = _text(k)
+                if t is not None:
+                    kws.append(t)
             v["Keywords"] = kws
     d: dict[str, Any] = {}
     for key in _RENDERING_ORDER:
@@ -241,8 +239,11 @@ def _document(root: Any, raw: str) -> dict[str, Any]:
     return doc
 
 
-def json_record(raw: str, meta: EventMeta) -> bytes | None:
-    """The Json format's record for ``raw``, or None when the general path must decide."""
+def json_record(raw: str, meta: EventMeta, meta_block: bytes | None = None) -> bytes | None:
+    """The Json format's record for ``raw``, or None when the general path must decide.
+
+    ``meta_block`` is ``meta_block_bytes(meta)`` when the caller has it already (once per
+    batch rather than a cache lookup, which hashes every field of ``meta``, per event)."""
     if "<!DOCTYPE" in raw:  # the general path refuses it with its own error
         return None
     try:
@@ -261,4 +262,6 @@ def json_record(raw: str, meta: EventMeta) -> bytes | None:
         return None
     # The OpenWEC block is the same for every event of the batch: serialised once, spliced.
     body = dumps(doc)
-    return body[:-1] + b',"OpenWEC":' + meta_block_bytes(meta) + b"}"
+    if meta_block is None:
+        meta_block = meta_block_bytes(meta)
+    return b"".join((body[:-1], b',"OpenWEC":', meta_block, b"}"))

@@ -34,7 +34,7 @@ from . import ns
 from ._ids import is_uuid
 from .errors import RemoteProtocolError
 from .messages import End, Enumerate, EventsBatch, Header, Heartbeat, Message, SubscriptionEnd
-from .xml import DEFAULT_MAX_CHARS, parse_xml
+from .xml import DEFAULT_MAX_CHARS, Lifted, lift_cdata, parse_xml
 
 __all__ = ["DEFAULT_MAX_EVENTS", "parse_message", "serialize_bookmark"]
 
@@ -165,6 +165,7 @@ def _parse_events(
     *,
     max_events: int,
     require_version: bool,
+    lifted: Lifted | None,
 ) -> EventsBatch:
     _require_identifier(header)
     if require_version and header.version is None:
@@ -177,7 +178,30 @@ def _parse_events(
                 raise RemoteProtocolError(f"more than {max_events} events in one batch", 413)
             # The payload (the CDATA text) verbatim: formats see what the source sent.
             events.append(el.text or "")
+    if lifted is not None:
+        events = _lifted_events(events, lifted)
     return EventsBatch(header=header, events=tuple(events), bookmark=serialize_bookmark(bookmark_el))
+
+
+class _NotLifted(Exception):
+    """The skeleton of :func:`lift_cdata` does not stand for the document: parse it whole."""
+
+
+def _lifted_events(texts: list[str], lifted: Lifted) -> list[str]:
+    """The events' payloads, when each w:Event's text is exactly one marker and every marker
+    is the text of one w:Event (each lifted section was a w:Event's CDATA, nothing else)."""
+    markers = lifted.markers
+    if len(texts) != len(markers):
+        raise _NotLifted
+    out: list[str] = []
+    for text in texts:
+        index = markers.get(text)
+        if index is None:
+            raise _NotLifted
+        out.append(lifted.contents[index])
+    if len(set(texts)) != len(texts):
+        raise _NotLifted
+    return out
 
 
 def _parse_subscription_end(header: Header, body: etree._Element | None) -> SubscriptionEnd:
@@ -226,7 +250,33 @@ def parse_message(
     Raises :class:`RemoteProtocolError` (status 400 or 413, see the module docstring) for
     anything malformed, and nothing else.
     """
-    root = parse_xml(text, max_chars=max_chars)
+    if len(text) <= max_chars and (lifted := lift_cdata(text)) is not None:
+        # An Events batch is parsed without its CDATA (the events), which libxml2 would
+        # otherwise check character by character; anything else, and anything the skeleton
+        # does not represent faithfully, is parsed whole below.
+        try:
+            message = _parse_root(
+                parse_xml(lifted.skeleton, max_chars=max_chars),
+                max_events=max_events,
+                require_version=require_version,
+                lifted=lifted,
+            )
+        except (RemoteProtocolError, _NotLifted):
+            pass
+        else:
+            if isinstance(message, EventsBatch):
+                return message
+    return _parse_root(
+        parse_xml(text, max_chars=max_chars),
+        max_events=max_events,
+        require_version=require_version,
+        lifted=None,
+    )
+
+
+def _parse_root(
+    root: etree._Element, *, max_events: int, require_version: bool, lifted: Lifted | None
+) -> Message:
     if root.tag != ns.S_ENVELOPE:
         raise RemoteProtocolError("not a SOAP 1.2 envelope", 400)
     header_el = root.find(ns.S_HEADER)
@@ -244,7 +294,7 @@ def parse_message(
         return Heartbeat(header=header)
     if action == ns.ACTION_EVENTS:
         return _parse_events(
-            header, body, bookmark_el, max_events=max_events, require_version=require_version
+            header, body, bookmark_el, max_events=max_events, require_version=require_version, lifted=lifted
         )
     if action == ns.ACTION_SUBSCRIPTION_END:
         return _parse_subscription_end(header, body)

@@ -121,17 +121,18 @@ class WecApp:
             # (GSS sequence numbers); closing is what Windows expects after an error anyway.
             headers.append(("Connection", "close"))
         start_response(_status_line(resp.status), headers)
-        access_log.info(
-            '%s:%s - %s [%s] "%s %s" %d %.1fms',
-            environ.get("REMOTE_ADDR"),
-            environ.get("REMOTE_PORT"),
-            (conn.principal if conn else None) or "-",
-            time.strftime("%d/%b/%Y:%H:%M:%S %z"),
-            request.method,
-            environ.get("REQUEST_URI") or request.path,
-            resp.status,
-            (time.monotonic() - started) * 1000,
-        )
+        if access_log.isEnabledFor(logging.INFO):  # off by default: skip the strftime
+            access_log.info(
+                '%s:%s - %s [%s] "%s %s" %d %.1fms',
+                environ.get("REMOTE_ADDR"),
+                environ.get("REMOTE_PORT"),
+                (conn.principal if conn else None) or "-",
+                time.strftime("%d/%b/%Y:%H:%M:%S %z"),
+                request.method,
+                environ.get("REQUEST_URI") or request.path,
+                resp.status,
+                (time.monotonic() - started) * 1000,
+            )
         # Label by path only for requests that got through authentication and routing: an
         # attacker must not be able to create one time series per random URL.
         uri = request.path if resp.status in (200, 403, 503) else "(rejected)"

@@ -1,0 +1,145 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Decrypting a source's Kerberos Wrap tokens with OpenSSL: the fast path of request unwrap.
+
+Why: MIT Kerberos as Debian builds it uses its own AES and SHA-1 (no AES-NI); under load a
+profile of wecd showed ~15% of all its CPU time inside ``libk5crypto`` (bench/README.md),
+nearly all of it decrypting request bodies. The ``cryptography`` package reaches OpenSSL's
+AES-NI code for the same work.
+
+Only the receiving direction, only the AES enctypes of RFC 3962 (17, 18), and only as a fast
+path: :class:`wec.auth.kerberos.KerberosSession` asks here first and, when this returns None
+(another enctype, an unusual token, a checksum that does not verify), lets GSSAPI decide, so
+this module can never accept a token GSSAPI would refuse for a reason it checks: the checksum
+covers the confounder, the data, the filler and a copy of the token header (RFC 4121
+§4.2.4), so flags, EC and the sequence number are bound to the data. Replays are refused by
+the session (sequence numbers), as before. Responses are still wrapped by GSSAPI: they are
+small, and its send sequence numbers stay its own.
+
+References: RFC 3961 (n-fold, key derivation, the simplified profile), RFC 3962 (AES with
+ciphertext stealing, HMAC-SHA1-96), RFC 4121 §4.2.6.2 (the Wrap token).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import math
+import struct
+from dataclasses import dataclass
+from typing import Final
+
+from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+
+__all__ = ["WrapKeys", "derive_wrap_keys", "nfold", "unwrap"]
+
+# Key usage of a Wrap token sealed by the initiator (RFC 4121 §2).
+KG_USAGE_INITIATOR_SEAL: Final = 24
+# enctype → key length (RFC 3962: aes128-cts-hmac-sha1-96, aes256-cts-hmac-sha1-96).
+AES_SHA1_ENCTYPES: Final = {17: 16, 18: 32}
+
+_BLOCK: Final = 16
+_MAC: Final = 12  # HMAC-SHA1-96
+_TOKEN_HEADER: Final = 16
+_FLAG_SENT_BY_ACCEPTOR: Final = 0x01
+_FLAG_SEALED: Final = 0x02
+_ZERO_IV: Final = bytes(_BLOCK)
+
+
+def nfold(data: bytes, nbytes: int) -> bytes:
+    """RFC 3961 §5.1: stretch or shrink ``data`` to ``nbytes`` bytes.
+
+    The input is repeated, each copy rotated 13 bits further right, up to the least common
+    multiple of both lengths; the ``nbytes`` chunks are then added with end-around carry.
+    """
+    in_bits = len(data) * 8
+    total = math.lcm(len(data), nbytes)
+    value = int.from_bytes(data, "big")
+    mask = (1 << in_bits) - 1
+    copies = bytearray()
+    for i in range(total // len(data)):
+        shift = (13 * i) % in_bits
+        rotated = ((value >> shift) | (value << (in_bits - shift))) & mask if shift else value
+        copies += rotated.to_bytes(len(data), "big")
+    out_bits = nbytes * 8
+    out_mask = (1 << out_bits) - 1
+    acc = 0
+    for j in range(0, total, nbytes):
+        acc += int.from_bytes(copies[j : j + nbytes], "big")
+    while acc >> out_bits:
+        acc = (acc & out_mask) + (acc >> out_bits)
+    return acc.to_bytes(nbytes, "big")
+
+
+def _aes_block(key: bytes, block: bytes) -> bytes:
+    encryptor = Cipher(algorithms.AES(key), modes.ECB()).encryptor()
+    return encryptor.update(block) + encryptor.finalize()
+
+
+def _derive(key: bytes, constant: bytes) -> bytes:
+    """RFC 3961 §5.1 DK for AES: chained encryptions of the n-folded constant."""
+    block = nfold(constant, _BLOCK)
+    out = b""
+    while len(out) < len(key):
+        block = _aes_block(key, block)
+        out += block
+    return out[: len(key)]
+
+
+@dataclass(frozen=True, slots=True)
+class WrapKeys:
+    """The encryption and integrity keys of one direction of a security context."""
+
+    ke: bytes
+    ki: bytes
+
+
+def derive_wrap_keys(session_key: bytes, usage: int = KG_USAGE_INITIATOR_SEAL) -> WrapKeys:
+    prefix = struct.pack(">I", usage)
+    return WrapKeys(ke=_derive(session_key, prefix + b"\xaa"), ki=_derive(session_key, prefix + b"\x55"))
+
+
+def _cts_decrypt(key: bytes, data: bytes) -> bytes:
+    """AES-CBC with ciphertext stealing and a zero IV, as RFC 3962 defines it (the last two
+    blocks swapped, the last one possibly partial)."""
+    if len(data) == _BLOCK:
+        decryptor = Cipher(algorithms.AES(key), modes.ECB()).decryptor()
+        return decryptor.update(data) + decryptor.finalize()
+    tail = len(data) % _BLOCK or _BLOCK
+    head = data[: len(data) - _BLOCK - tail]  # whole blocks, plain CBC
+    last_full = data[len(data) - _BLOCK - tail : len(data) - tail]  # E(n), sent first
+    stolen = data[len(data) - tail :]  # the first bytes of E(n-1)
+    one = Cipher(algorithms.AES(key), modes.ECB()).decryptor()
+    d = one.update(last_full) + one.finalize()
+    previous = stolen + d[tail:]  # E(n-1) whole again
+    last_plain = (int.from_bytes(d[:tail], "big") ^ int.from_bytes(stolen, "big")).to_bytes(tail, "big")
+    cbc = Cipher(algorithms.AES(key), modes.CBC(_ZERO_IV)).decryptor()
+    return cbc.update(head + previous) + cbc.finalize() + last_plain
+
+
+def unwrap(keys: WrapKeys, token: bytes) -> bytes | None:
+    """The data of an initiator's sealed Wrap token, or None when it is not one this fast
+    path reads, or does not verify (the caller then asks GSSAPI)."""
+    if len(token) < _TOKEN_HEADER + _BLOCK + _TOKEN_HEADER + _MAC:
+        return None
+    header = token[:_TOKEN_HEADER]
+    if header[0:2] != b"\x05\x04" or header[3] != 0xFF:
+        return None
+    flags = header[2]
+    if flags & _FLAG_SENT_BY_ACCEPTOR or not flags & _FLAG_SEALED:
+        return None
+    ec, rrc = struct.unpack(">HH", header[4:8])
+    body = token[_TOKEN_HEADER:]
+    rrc %= len(body)
+    if rrc:  # RFC 4121 §4.2.5: the sender rotated the ciphertext right by RRC octets
+        body = body[rrc:] + body[:rrc]
+    encrypted, mac = body[:-_MAC], body[-_MAC:]
+    plain = _cts_decrypt(keys.ke, encrypted)
+    expected = hmac.new(keys.ki, plain, hashlib.sha1).digest()[:_MAC]
+    if not hmac.compare_digest(expected, mac):
+        return None
+    # confounder ‖ data ‖ EC filler bytes ‖ the token header with RRC = 0 (RFC 4121 §4.2.4)
+    if len(plain) < _BLOCK + ec + _TOKEN_HEADER:
+        return None
+    if plain[-_TOKEN_HEADER:] != header[:6] + b"\x00\x00" + header[8:]:
+        return None
+    return plain[_BLOCK : len(plain) - ec - _TOKEN_HEADER]
