@@ -51,7 +51,7 @@ OPEN_EVENT = '<w:Event Action="http://schemas.dmtf.org/wbem/wsman/1/wsman/Event"
 
 
 def test_an_ordinary_batch_is_lifted_and_gives_the_events_verbatim() -> None:
-    lifted = lift_cdata(PLAIN)
+    lifted = lift_cdata(PLAIN, 50)
     assert lifted is not None and lifted.contents == EVENTS
     assert "<Event " not in lifted.skeleton  # libxml2 sees none of the events
     message = _same(PLAIN)
@@ -103,7 +103,7 @@ def test_edited_batches_read_as_the_whole_parse_reads_them(edit: object) -> None
 
 def test_a_marker_written_by_the_peer_is_not_taken_for_an_event() -> None:
     # The peer cannot know the nonce; guessing its shape changes nothing.
-    lifted = lift_cdata(PLAIN)
+    lifted = lift_cdata(PLAIN, 50)
     assert lifted is not None
     forged = PLAIN.replace("</w:Events>", f"{OPEN_EVENT}{next(iter(lifted.markers))}</w:Event></w:Events>")
     message = _same(forged)
@@ -117,7 +117,7 @@ def test_too_many_events_is_still_413() -> None:
 def test_messages_without_cdata_are_not_lifted() -> None:
     for text in env.all_valid_messages():
         if "<![CDATA[" not in text:
-            assert lift_cdata(text) is None
+            assert lift_cdata(text, 50) is None
         _same(text)
 
 
@@ -156,3 +156,16 @@ def test_mutated_batches_read_as_the_whole_parse_reads_them(data: st.DataObject)
         cut = data.draw(st.integers(min_value=0, max_value=3))
         text = text[:where] + piece + text[where + cut :]
     _same(text)
+
+
+def test_a_run_of_brackets_is_searched_in_c_not_per_character() -> None:
+    # One section with 200 000 lone "]" (and a tail): bounded work, the right content.
+    content = "]" * 200_000 + "<x/>"
+    lifted = lift_cdata(env.events_message([content]), 50)
+    assert lifted is not None and lifted.contents == [content]
+
+
+def test_more_sections_than_events_allowed_are_left_to_the_whole_parse() -> None:
+    text = env.events_message([env.event_xml(n) for n in range(60)])
+    assert lift_cdata(text, 50) is None
+    assert _same(text) == 413

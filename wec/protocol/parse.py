@@ -250,7 +250,7 @@ def parse_message(
     Raises :class:`RemoteProtocolError` (status 400 or 413, see the module docstring) for
     anything malformed, and nothing else.
     """
-    if len(text) <= max_chars and (lifted := lift_cdata(text)) is not None:
+    if len(text) <= max_chars and (lifted := lift_cdata(text, max_events)) is not None:
         # An Events batch is parsed without its CDATA (the events), which libxml2 would
         # otherwise check character by character; anything else, and anything the skeleton
         # does not represent faithfully, is parsed whole below.

@@ -149,19 +149,20 @@ class Lifted:
     markers: dict[str, int]
 
 
-def lift_cdata(text: str) -> Lifted | None:
+def lift_cdata(text: str, max_sections: int) -> Lifted | None:
     """Take the CDATA sections out of ``text`` so that libxml2 parses only the rest.
 
     An Events envelope is almost all CDATA (docs/protocol.md §3.5: one section per event),
-    and a parser checks every character of it; a scan with ``str.find`` and one regular
-    expression for the characters XML forbids does the same work several times faster.
+    and a parser checks every character of it; a scan with ``str.find`` and one vectorised
+    look for the characters XML forbids does the same work several times faster.
 
     The scan does not know where comments or processing instructions are, so it may mistake
     text for a section; the caller therefore accepts the skeleton only when every marker
     turns out to be the whole text of one element (see :mod:`wec.protocol.parse`), and
     otherwise parses ``text`` itself. Markers carry a random nonce, so a peer cannot write
     one. Returns None when there is no section, or when the document has a character XML
-    forbids (the full parse decides then, with its fallback of §3.8).
+    forbids (the full parse decides then, with its fallback of §3.8), or more than
+    ``max_sections`` sections.
     """
     start = text.find(_CDATA_OPEN)
     if start < 0 or _has_illegal_chars(text):
@@ -177,14 +178,20 @@ def lift_cdata(text: str) -> Lifted | None:
         begin = start + opened
         # "]]>" by its first character: a one-character find is a memchr, several times
         # faster than CPython's search for a longer needle, and "]" is rare in events.
+        # Bounded: after a few lone "]", one search for "]]>" (a hostile run of "]" must not
+        # cost a Python iteration per character).
         end = find("]", begin)
+        misses = 0
         while end >= 0 and not text.startswith(_CDATA_CLOSE, end):
-            end = find("]", end + 1)
+            misses += 1
+            end = find("]", end + 1) if misses < 8 else find(_CDATA_CLOSE, end + 1)
         if end < 0:
             return None  # unterminated: not well-formed, the full parse says so
         content = text[begin:end]
         if "\r" in content:  # XML 1.0 §2.11: a parser reports CR LF and lone CR as LF
             content = content.replace("\r\n", "\n").replace("\r", "\n")
+        if len(contents) >= max_sections:
+            return None  # more sections than a batch may have events: the full parse decides
         marker = prefix + str(len(contents))
         markers[marker] = len(contents)
         contents.append(content)
