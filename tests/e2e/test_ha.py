@@ -141,7 +141,12 @@ def fleet(tmp_path: Path, kdc: Kdc, ha_cluster: PgCluster) -> Iterator[Fleet]:
         with (tmp_path / "haproxy.log").open("wb") as log:
             lb = Balancer(front, subprocess.Popen([haproxy, "-f", str(conf), "-db"], stdout=log, stderr=log))
         wait_for_port(front, timeout=30)
-        time.sleep(0.7)  # let the first health checks mark both nodes up
+        # Both nodes must have passed a health check before machines connect: on a loaded
+        # machine a slow first check leaves a node down, and keep-alive connections then stay
+        # on the other one for the whole test.
+        deadline = time.monotonic() + 30
+        while not all(_checked(node) >= 2 for node in (a, b)) and time.monotonic() < deadline:
+            time.sleep(0.1)
         yield Fleet(a, b, lb, ha_cluster)
     finally:
         if lb is not None:
@@ -150,6 +155,12 @@ def fleet(tmp_path: Path, kdc: Kdc, ha_cluster: PgCluster) -> Iterator[Fleet]:
         b.stop()
         ha_cluster.start()
         ha_cluster.drop_database(dbname)
+
+
+def _checked(node: Collector) -> int:
+    """Health checks ``node`` answered (its access log)."""
+    log = node.directory / "access.log"
+    return log.read_text().count("/wsman/SubscriptionManager/WEC") if log.exists() else 0
 
 
 def _served(node: Collector) -> int:
