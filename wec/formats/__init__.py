@@ -9,7 +9,6 @@ parsing each event at most once, and only when a parsing format is among them
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
@@ -127,26 +126,11 @@ def _format_one(
             kept[name].append(index)
 
 
-# Parsed formats take this lock for the whole batch: one batch is parsed at a time per
-# process. Parsing is CPU-bound under the GIL anyway, and lxml releases the GIL around every
-# event's parse, so batches parsed side by side only hand the GIL back and forth (a futex wake
-# and a task switch per event, dear on a virtual machine): measured, one worker, Json, 10
-# machines at once, 152-158 -> 110-116 CPU us per event (bench/README.md).
-_PARSE_LOCK = threading.Lock()
-
-
 def format_batch(raw_events: Sequence[str], meta: EventMeta, formats: Iterable[Format]) -> BatchResult:
     """Format every event of a batch for every given format (duplicates are formatted once)."""
     unique: dict[str, Format] = {}
     for f in formats:
         unique.setdefault(f.name, f)
-    if any(f.needs_parse for f in unique.values()):
-        with _PARSE_LOCK:
-            return _format_unique(raw_events, meta, unique)
-    return _format_unique(raw_events, meta, unique)
-
-
-def _format_unique(raw_events: Sequence[str], meta: EventMeta, unique: dict[str, Format]) -> BatchResult:
     records: dict[str, list[bytes]] = {name: [] for name in unique}
     failures: dict[str, int] = dict.fromkeys(unique, 0)
     parse_errors: dict[ErrorType, int] = {}
