@@ -37,11 +37,15 @@ KG_USAGE_INITIATOR_SEAL: Final = 24
 # enctype → key length (RFC 3962: aes128-cts-hmac-sha1-96, aes256-cts-hmac-sha1-96).
 AES_SHA1_ENCTYPES: Final = {17: 16, 18: 32}
 
+# RFC 4121 §4.2.6.2 Wrap token header: TOK_ID 05 04, flags, filler FF, EC, RRC, SND_SEQ (8
+# bytes). The one description of it in wec (the session reads SND_SEQ and the flags too).
+WRAP_TOK_ID: Final = b"\x05\x04"
+TOKEN_HEADER_LEN: Final = 16
+FLAG_SENT_BY_ACCEPTOR: Final = 0x01
+FLAG_SEALED: Final = 0x02
+
 _BLOCK: Final = 16
 _MAC: Final = 12  # HMAC-SHA1-96
-_TOKEN_HEADER: Final = 16
-_FLAG_SENT_BY_ACCEPTOR: Final = 0x01
-_FLAG_SEALED: Final = 0x02
 _ZERO_IV: Final = bytes(_BLOCK)
 
 
@@ -119,16 +123,16 @@ def _cts_decrypt(key: bytes, data: bytes) -> bytes:
 def unwrap(keys: WrapKeys, token: bytes) -> bytes | None:
     """The data of an initiator's sealed Wrap token, or None when it is not one this fast
     path reads, or does not verify (the caller then asks GSSAPI)."""
-    if len(token) < _TOKEN_HEADER + _BLOCK + _TOKEN_HEADER + _MAC:
+    if len(token) < TOKEN_HEADER_LEN + _BLOCK + TOKEN_HEADER_LEN + _MAC:
         return None
-    header = token[:_TOKEN_HEADER]
-    if header[0:2] != b"\x05\x04" or header[3] != 0xFF:
+    header = token[:TOKEN_HEADER_LEN]
+    if header[0:2] != WRAP_TOK_ID or header[3] != 0xFF:
         return None
     flags = header[2]
-    if flags & _FLAG_SENT_BY_ACCEPTOR or not flags & _FLAG_SEALED:
+    if flags & FLAG_SENT_BY_ACCEPTOR or not flags & FLAG_SEALED:
         return None
     ec, rrc = struct.unpack(">HH", header[4:8])
-    body = token[_TOKEN_HEADER:]
+    body = token[TOKEN_HEADER_LEN:]
     rrc %= len(body)
     if rrc:  # RFC 4121 §4.2.5: the sender rotated the ciphertext right by RRC octets
         body = body[rrc:] + body[:rrc]
@@ -138,8 +142,8 @@ def unwrap(keys: WrapKeys, token: bytes) -> bytes | None:
     if not hmac.compare_digest(expected, mac):
         return None
     # confounder ‖ data ‖ EC filler bytes ‖ the token header with RRC = 0 (RFC 4121 §4.2.4)
-    if len(plain) < _BLOCK + ec + _TOKEN_HEADER:
+    if len(plain) < _BLOCK + ec + TOKEN_HEADER_LEN:
         return None
-    if plain[-_TOKEN_HEADER:] != header[:6] + b"\x00\x00" + header[8:]:
+    if plain[-TOKEN_HEADER_LEN:] != header[:6] + b"\x00\x00" + header[8:]:
         return None
-    return plain[_BLOCK : len(plain) - ec - _TOKEN_HEADER]
+    return plain[_BLOCK : len(plain) - ec - TOKEN_HEADER_LEN]

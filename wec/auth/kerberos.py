@@ -77,11 +77,6 @@ _REQUIRED_FLAGS = (
     gssapi.RequirementFlag.mutual_authentication,
 )
 _NTLMSSP = b"NTLMSSP\x00"
-# RFC 4121 §4.2.6.2 wrap token: TOK_ID 05 04, flags, filler FF, EC, RRC, SND_SEQ (8 bytes).
-_CFX_WRAP_TOK_ID = b"\x05\x04"
-_CFX_HEADER_LEN = 16
-_CFX_SENT_BY_ACCEPTOR = 0x01
-_CFX_SEALED = 0x02
 _GSS_ERRORS = (gssapi.raw.GSSError, gssapi.exceptions.GeneralError)
 
 # GSS_C_INQ_SSPI_SESSION_KEY: the context's current key, then the OID of its enctype
@@ -409,11 +404,11 @@ def _inbound_sequence_number(header: bytes) -> int | None:
     A CFX token claiming to come from the acceptor is a reflected copy of one of our own
     responses: refuse it here (MIT would too) so that it cannot advance the replay window.
     """
-    if len(header) < _CFX_HEADER_LEN or header[:2] != _CFX_WRAP_TOK_ID:
+    if len(header) < cfx.TOKEN_HEADER_LEN or header[:2] != cfx.WRAP_TOK_ID:
         return None  # RC4-HMAC (RFC 4757) encrypts its sequence number: leave it to GSSAPI
     flags = header[2]
-    if flags & _CFX_SENT_BY_ACCEPTOR:
+    if flags & cfx.FLAG_SENT_BY_ACCEPTOR:
         raise DecryptError("the token was sent by the acceptor (reflected response)")
-    if not flags & _CFX_SEALED:
+    if not flags & cfx.FLAG_SEALED:
         raise DecryptError("the message was signed but not encrypted (confidentiality required)")
     return int.from_bytes(header[8:16], "big")
