@@ -13,6 +13,19 @@ The baseline, measured in the same run with the same simulated traffic, is one
 worker process writing the Raw format (the cheapest output); the candidate is what the
 arguments ask for (more workers, a parsed format), and its ratio to the baseline is
 printed. Bounded: every run stops after ``--duration`` seconds.
+
+On a shared machine one run proves little (the same configuration moves by ±20% from one
+minute to the next). ``--repeat N`` runs every configuration N times, interleaved, and adds
+the medians; ``--before PATH`` adds, interleaved with each run, the same configuration served
+by the wecd of another checkout (a ``git worktree`` of the commit to compare with; its own
+``wec`` CLI initialises the database), which is how bench/README.md compares two commits::
+
+    git worktree add /tmp/wec-before <commit>
+    .venv/bin/python -m bench.load --machines 10 --events 5000 --workers 2 --format Json \
+        --repeat 6 --before /tmp/wec-before
+
+Each run also reports the machine's steal time (``/proc/stat``): CPU the hypervisor gave
+to other guests, a hint of how loaded the host was.
 """
 
 from __future__ import annotations
@@ -23,11 +36,13 @@ import json
 import os
 import shutil
 import signal
+import statistics
 import subprocess
 import sys
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -82,6 +97,22 @@ def _cpu_seconds(pid: int, *, system_only: bool = False) -> dict[int, float]:
         # fields[11], fields[12]: utime, stime (the 14th and 15th fields of proc(5)).
         out[p] = (int(fields[12]) + (0 if system_only else int(fields[11]))) / _TICK
     return out
+
+
+def _switches(pid: int) -> int:
+    """Context switches so far of every thread of the collector's processes (``/proc``).
+
+    A count, not a time: it does not move with the machine's speed. Threads handing the GIL
+    (or a lock) to each other show here as switches per event."""
+    total = 0
+    for p in _collector_pids(pid):
+        with contextlib.suppress(OSError):
+            for task in Path(f"/proc/{p}/task").iterdir():
+                with contextlib.suppress(OSError):
+                    for line in (task / "status").read_text().splitlines():
+                        if "ctxt_switches:" in line:  # voluntary_ and nonvoluntary_
+                            total += int(line.split()[1])
+    return total
 
 
 def _cpu_used(before: dict[int, float], after: dict[int, float]) -> float:
@@ -140,15 +171,53 @@ def _report(
         "mb_per_s": round(xml_bytes / seconds / 1e6, 2) if seconds else 0.0,
         "ack_latency_ms": d["ack_latency_ms"],
         "errors": d["errors"],
+        "resent": d["resent"],  # requests refused (503) and sent again: their CPU is in the figure
         "peak_rss_mib": round(rss_kb / 1024, 1) if rss_kb else None,
         "ok": d["ok"],
     }
 
 
+def _steal_seconds() -> float:
+    """The machine's steal time so far, all CPUs (``/proc/stat``, 8th value of ``cpu``)."""
+    fields = Path("/proc/stat").read_text().split("\n", 1)[0].split()
+    return int(fields[8]) / _TICK if len(fields) > 8 else 0.0
+
+
+@contextlib.contextmanager
+def _code(path: Path | None) -> Iterator[None]:
+    """Serve (and initialise) with the wec of ``path`` instead of this checkout's."""
+    if path is None:
+        yield
+        return
+    saved = os.environ.get("PYTHONPATH")
+    os.environ["PYTHONPATH"] = str(path)  # before the editable install on sys.path
+    try:
+        yield
+    finally:
+        if saved is None:
+            del os.environ["PYTHONPATH"]
+        else:
+            os.environ["PYTHONPATH"] = saved
+
+
 def _run(
-    name: str, work: Path, kdc: Any, keytabs: Path, args: argparse.Namespace, workers: int, fmt: str
+    name: str,
+    work: Path,
+    kdc: Any,
+    keytabs: Path,
+    args: argparse.Namespace,
+    workers: int,
+    fmt: str,
+    code: Path | None = None,
 ) -> dict[str, Any]:
-    c = Collector(work / name, kdc, extra_settings=f"worker_processes = {workers}")
+    with _code(code):
+        return _run_here(name, work / f"{name}-{time.monotonic_ns()}", kdc, keytabs, args, workers, fmt)
+
+
+def _run_here(
+    name: str, directory: Path, kdc: Any, keytabs: Path, args: argparse.Namespace, workers: int, fmt: str
+) -> dict[str, Any]:
+    c = Collector(directory, kdc, extra_settings=f"worker_processes = {workers}")
     c.add_subscription(
         subscription_toml(
             outputs=f"""
@@ -169,9 +238,13 @@ config = {{ path = "out/{{client}}.log" }}
         spies = _start_profiles(c.proc.pid, args.profile, name, _spy_flags(args)) if args.profile else []
         cpu0 = _cpu_seconds(c.proc.pid)
         sys0 = _cpu_seconds(c.proc.pid, system_only=True)
+        steal0 = _steal_seconds()
+        switches0 = _switches(c.proc.pid)
         start = time.monotonic()
         summary = _sim(c.url, c.port, keytabs, args)
         seconds = time.monotonic() - start
+        steal = _steal_seconds() - steal0
+        switches = _switches(c.proc.pid) - switches0
         cpu = _cpu_used(cpu0, _cpu_seconds(c.proc.pid))
         kernel = _cpu_used(sys0, _cpu_seconds(c.proc.pid, system_only=True))
         peak = sampler.stop()
@@ -179,6 +252,9 @@ config = {{ path = "out/{{client}}.log" }}
         out = sum(p.stat().st_size for p in c.output_files("out/*"))
         report = _report(f"{name}: {workers} worker(s), Files/{fmt}", summary, seconds, out, peak, cpu)
         report["collector_system_cpu_s"] = round(kernel, 2)  # of collector_cpu_s: in the kernel
+        report["machine_steal_s"] = round(steal, 2)
+        acked = summary.events_acked
+        report["context_switches_per_event"] = round(switches / acked, 3) if acked else None
         return report
     finally:
         c.stop()
@@ -227,7 +303,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--profile", metavar="DIR", help="record py-spy profiles of the collector into DIR")
     p.add_argument("--profile-gil", action="store_true", help="profile: only the thread holding the GIL")
     p.add_argument("--profile-native", action="store_true", help="profile: include C frames")
+    p.add_argument("--repeat", type=int, default=1, help="runs of each configuration, interleaved")
+    p.add_argument("--before", type=Path, help="also run the candidate on the wec of this checkout")
     args = p.parse_args(argv)
+    if not 1 <= args.repeat <= 20:
+        p.error("--repeat must be between 1 and 20")
 
     work = Path(tempfile.mkdtemp(prefix="wec-load-"))
     kdc = start_kdc(work / "kdc", clients=tuple(f"LOAD{i:03d}$" for i in range(1, args.machines + 1)))
@@ -238,9 +318,14 @@ def main(argv: list[str] | None = None) -> int:
         shutil.copy(path, keytabs / (principal.split("@")[0].replace("$", "") + ".keytab"))
     results: list[dict[str, Any]] = []
     try:
-        if not args.no_baseline:
-            results.append(_run("baseline", work, kdc, keytabs, args, 1, "Raw"))
-        results.append(_run("candidate", work, kdc, keytabs, args, args.workers, args.format))
+        for _ in range(args.repeat):
+            if not args.no_baseline:
+                results.append(_run("baseline", work, kdc, keytabs, args, 1, "Raw"))
+            if args.before is not None:
+                results.append(
+                    _run("before", work, kdc, keytabs, args, args.workers, args.format, args.before.resolve())
+                )
+            results.append(_run("candidate", work, kdc, keytabs, args, args.workers, args.format))
     finally:
         kdc.stop()
         shutil.rmtree(work, ignore_errors=True)
@@ -248,10 +333,31 @@ def main(argv: list[str] | None = None) -> int:
     for r in results:
         if base and r is not base and base["events_per_s"]:
             r["ratio_to_baseline"] = round(r["events_per_s"] / base["events_per_s"], 2)
-    print(
-        json.dumps({"machine": {"nproc": os.cpu_count()}, "args": vars(args), "results": results}, indent=2)
-    )
+    report: dict[str, Any] = {"machine": {"nproc": os.cpu_count()}, "args": vars(args), "results": results}
+    report["args"]["before"] = str(args.before) if args.before else None
+    if args.repeat > 1:
+        report["medians"] = _medians(results)
+    print(json.dumps(report, indent=2))
     return 0
+
+
+def _medians(results: list[dict[str, Any]]) -> dict[str, dict[str, float]]:
+    """Per configuration, the median of each rate over its runs."""
+    out: dict[str, dict[str, float]] = {}
+    for name in dict.fromkeys(r["name"] for r in results):
+        runs = [r for r in results if r["name"] == name]
+        out[name] = {
+            "runs": len(runs),
+            "cpu_us_per_event": statistics.median(r["cpu_us_per_event"] or 0.0 for r in runs),
+            "events_per_cpu_s": statistics.median(r["events_per_cpu_s"] or 0 for r in runs),
+            "events_per_s": statistics.median(r["events_per_s"] for r in runs),
+            "ack_p99_ms": statistics.median(r["ack_latency_ms"]["p99"] for r in runs),
+            "context_switches_per_event": statistics.median(
+                r["context_switches_per_event"] or 0.0 for r in runs
+            ),
+            "all_ok": all(r["ok"] for r in runs),
+        }
+    return out
 
 
 if __name__ == "__main__":

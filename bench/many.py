@@ -117,11 +117,31 @@ def _merge(total: Summary | None, s: Summary, worst: dict[str, float]) -> Summar
         "failed_batches",
         "enumerations",
         "machines",
+        "resent",
     ):
         setattr(total, f, getattr(total, f) + getattr(s, f))
     for k, v in s.errors.items():
         total.errors[k] = total.errors.get(k, 0) + v
     return total
+
+
+# Why wecd answered 503, by the words of its log line (wec.transport.app, .server).
+_REFUSALS = {
+    "subscription at max_requests_per_subscription": "batches already in delivery",
+    "all threads busy (max_queued_requests)": "server.max_queued_requests",
+    "unauthenticated per address (max_connections_per_address)": "server.max_connections_per_address",
+    "database unavailable": "database unavailable",
+    "output failed": "output(s) failed",
+}
+
+
+def _refusals(log: str) -> dict[str, int]:
+    """503s in wecd's log, by reason: one line per refusal (the connection-level refusals
+    of wec.transport.server are rate-limited in the log, so those counts are lower bounds)."""
+    lines = [line for line in log.splitlines() if " 503 " in line or "refusing connection from" in line]
+    out = {name: sum(words in line for line in lines) for name, words in _REFUSALS.items()}
+    out["other"] = len(lines) - sum(out.values())
+    return out
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -213,6 +233,8 @@ config = {{ path = "out/{{client}}.log" }}
             "heartbeats_acked": total.heartbeats_acked,
             "enumerations": total.enumerations,
             "failed_batches": total.failed_batches,
+            "resent": total.resent,  # requests answered 503 and sent again
+            "refusals_503": _refusals(c.logs()),
             "errors": total.errors,
             "all_acked": total.events_acked == total.events_sent and total.failed_batches == 0,
             "ack_latency_ms_worst_wave": worst,

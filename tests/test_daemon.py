@@ -4,17 +4,19 @@ servers: what a forked worker inherits from the parent."""
 
 from __future__ import annotations
 
+import gc
 import os
 import signal
 import threading
 import time
+import weakref
 from pathlib import Path
 from typing import Any
 
 from prometheus_client import start_http_server
 
 from wec.config import load_settings
-from wec.daemon import Daemon
+from wec.daemon import Daemon, settle_heap
 from wec.supervisor import Supervisor
 
 DATA = Path(__file__).parent / "data"
@@ -98,3 +100,26 @@ def test_the_supervisor_restarts_a_worker_that_dies_and_stops_them_all(tmp_path:
     assert supervisor.children == {}
     for pid in started(0) + started(1):
         assert not Path(f"/proc/{pid}").exists(), f"worker {pid} left running or unreaped"
+
+
+def test_settle_heap_freezes_what_lives_and_collects_what_a_reload_dropped() -> None:
+    class Node:
+        def __init__(self) -> None:
+            self.me = self  # a reference cycle: only the cyclic collector frees it
+
+    garbage = Node()
+    gone = weakref.ref(garbage)
+    del garbage
+    kept = Node()  # alive when the heap settles: frozen, no longer examined by collections
+    dropped = weakref.ref(kept)
+    try:
+        settle_heap()
+        assert gone() is None  # collected before the freeze, not frozen for good
+        assert gc.get_freeze_count() > 0
+        del kept  # what a reload replaces (old outputs) becomes cyclic garbage
+        gc.collect()
+        assert dropped() is not None  # frozen objects are out of the collector's reach...
+        settle_heap()
+        assert dropped() is None  # ...until the next settle, which examines them once more
+    finally:
+        gc.unfreeze()

@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parent.parent
 # Bottom first. A new top-level module must be placed here, which is the point.
 LAYERS: tuple[frozenset[str], ...] = (
     frozenset({"principals"}),
-    frozenset({"model", "xmlparser", "sanitize", "permissions", "accel", "metrics_env", "sim"}),
+    frozenset({"model", "xmlparser", "sanitize", "permissions", "accel", "metrics_env", "sim", "cpu_gate"}),
     frozenset({"formats", "auth", "protocol", "store", "attribution"}),
     frozenset({"outputs"}),
     frozenset({"subscriptions"}),

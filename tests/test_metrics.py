@@ -29,3 +29,19 @@ def test_random_request_paths_do_not_create_unbounded_series() -> None:
     # a path already known keeps its own series
     m.http("/wsman/SubscriptionManager/WEC", 200, 0.01, 0, 0, None)
     assert "/wsman/SubscriptionManager/WEC" in _uris(m)
+
+
+def test_event_bytes_are_the_utf8_size_of_ascii_and_non_ascii_events() -> None:
+    m = Metrics()
+    events = ["<Event>abc</Event>", "<Event>é€😀</Event>", ""]
+    m.events("UUID", "sub", "PC1$@EXAMPLE.TEST", events)
+    samples = {
+        s.name: s.value
+        for family in m.registry.collect()
+        if family.name in ("openwec_input_events", "openwec_input_event_bytes")
+        for s in family.samples
+        if s.name.endswith("_total")
+    }
+    assert samples["openwec_input_events_total"] == 3
+    assert samples["openwec_input_event_bytes_total"] == sum(len(e.encode("utf-8")) for e in events)
+    assert samples["openwec_input_event_bytes_total"] == 18 + 15 + 9

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from wec.logsetup import OneLineFormatter
+from wec.logsetup import AccessLineFormatter, OneLineFormatter
 from wec.sanitize import escape_controls, redact, redact_mapping
 
 
@@ -95,3 +95,20 @@ def test_the_log_formatter_keeps_each_record_on_lines_of_its_own() -> None:
     assert lines[0] == "WARNING path /x\\nERROR forged"
     assert lines[1] == "ERROR failed"
     assert all(line.startswith("    ") for line in lines[2:])
+
+
+def test_the_access_log_formatter_escapes_controls_and_leaves_the_line_as_built() -> None:
+    # An access line carries the peer's path and principal, never an output setting: it is
+    # escaped (a newline in a path must not forge a line) but not run through redact().
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(AccessLineFormatter("%(message)s"))
+    logger = logging.getLogger("wec.test.access")
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    logger.propagate = False
+    try:
+        logger.info('%s - %s "POST %s" %d', "127.0.0.1:5000", "PC1$@EXAMPLE.TEST", "/a:b@c\r\n200 x", 200)
+    finally:
+        logger.removeHandler(handler)
+    assert stream.getvalue() == '127.0.0.1:5000 - PC1$@EXAMPLE.TEST "POST /a:b@c\\r\\n200 x" 200\n'

@@ -166,14 +166,16 @@ class CollectorService:
         """Reload subscriptions if the store changed; returns True if anything was reloaded."""
         return self.registry.sync(force)
 
-    def maybe_sync(self) -> None:
+    def maybe_sync(self) -> bool:
+        """Sync when ``db_sync_interval`` has passed; True if anything was reloaded."""
         if time.monotonic() - self.registry.last_sync >= self.settings.server.db_sync_interval:
             try:
-                self.registry.sync()
+                return self.registry.sync()
             except StoreUnavailable:
                 pass  # logged once per outage by the store; the snapshot in memory stays
             except Exception:
                 log.exception("cannot reload subscriptions from the database")
+        return False
 
     def reload_outputs(self, uuid: str | None = None) -> None:
         """Rebuild drivers (SIGHUP, ``wec subscriptions reload``): files reopened, sockets redone."""

@@ -13,6 +13,7 @@ from typing import Any, ClassVar
 import pytest
 
 from tests.formats.factory import META, event_xml, system_xml
+from wec.cpu_gate import cpu_gate
 from wec.formats import get_format
 from wec.formats.base import EventMeta, Format
 from wec.formats.event_xml import ParsedEvent
@@ -116,6 +117,39 @@ def test_each_distinct_format_is_computed_once(executor: OutputWorkers) -> None:
     assert drivers[1].batches[0].records == expected_a
     assert drivers[2].batches[0].records == tuple(f"B:{e}".encode() for e in EVENTS)
     assert all(d.batches[0].meta is META for d in drivers)
+
+
+def test_formatting_holds_the_cpu_gate_and_writing_does_not(executor: OutputWorkers) -> None:
+    # Formatting is computation (one batch at a time per process, wec.cpu_gate); a write may
+    # wait for a receiver, and must not keep other requests from being parsed meanwhile.
+    seen: dict[str, list[bool]] = {"format": [], "write": []}
+
+    class GateFormat(CountingFormat):
+        def format(self, raw: str, parsed: ParsedEvent | None, meta: EventMeta) -> bytes | None:
+            seen["format"].append(cpu_gate.locked())
+            return super().format(raw, parsed, meta)
+
+    class GateDriver(RecordingDriver):
+        def write(self, batch: OutputBatch) -> None:
+            seen["write"].append(cpu_gate.locked())
+            super().write(batch)
+
+    fmt = GateFormat("G")
+    for workers in (executor, None):
+        Pipeline([runtime(0, GateDriver(), fmt)], workers=workers).deliver(EVENTS, META)
+    assert seen["format"] == [True] * 2 * len(EVENTS)
+    assert seen["write"] == [False, False]
+    assert not cpu_gate.locked()
+
+
+def test_a_failing_format_does_not_leave_the_cpu_gate_held() -> None:
+    class Broken(CountingFormat):
+        def format(self, raw: str, parsed: ParsedEvent | None, meta: EventMeta) -> bytes | None:
+            raise KeyboardInterrupt  # not an Exception: format_batch lets it through
+
+    with pytest.raises(KeyboardInterrupt):
+        Pipeline([runtime(0, RecordingDriver(), Broken("B"))]).deliver(EVENTS, META)
+    assert not cpu_gate.locked()
 
 
 def test_an_event_a_format_cannot_serialise_is_dropped_from_that_format_only() -> None:

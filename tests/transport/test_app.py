@@ -18,6 +18,7 @@ from tests.support.kdc import Kdc
 from tests.transport.test_server import PassThroughSession
 from wec.auth import KerberosAcceptor
 from wec.config import load_settings
+from wec.cpu_gate import cpu_gate
 from wec.protocol import Heartbeat, parse_message
 from wec.service import CollectorService
 from wec.sim import soap
@@ -138,3 +139,30 @@ def test_a_refused_request_still_reports_what_was_read(app: WecApp) -> None:
     assert resp.status == 400
     assert resp.body == b""
     assert resp.request_bytes == resp.message_bytes == len(body)
+
+
+def test_decryption_and_parsing_hold_the_cpu_gate_and_the_service_does_not(app: WecApp) -> None:
+    # The service waits for outputs and the database: it must run outside the gate, or one
+    # slow output would stop every other request's parsing (wec.cpu_gate).
+    seen: dict[str, bool] = {}
+
+    class GateSession(PassThroughSession):
+        def decrypt_request(self, content_type: str, body: bytes) -> bytes:
+            seen["decrypt"] = cpu_gate.locked()
+            return body
+
+    handle = app.service.handle
+
+    def service_handle(message: Any, ctx: Any) -> str | None:
+        seen["service"] = cpu_gate.locked()
+        return handle(message, ctx)
+
+    app.service.handle = service_handle  # type: ignore[method-assign]
+    conn = ConnectionState("192.0.2.10", 50000, 1, session=GateSession())
+    status, _, _ = _call(app, conn, _heartbeat())
+    assert status == "200 OK"
+    assert seen == {"decrypt": True, "service": False}
+    # A body that does not parse is refused with the gate released.
+    status, _, _ = _call(app, conn, soap.encode_utf16("<not-soap"))
+    assert status == "400 Bad Request"
+    assert not cpu_gate.locked()

@@ -192,7 +192,10 @@ class FilesDriver:
             raise OutputError(f"Files output {path}: {err}") from err
 
     def _append(self, path: str, data: bytes) -> None:
-        created = _missing(path) if self.fsync else []
+        # Only a write that opens the file can create it or its directories (whose entries
+        # must then be synced too): an open handle spares the stat() calls of every batch.
+        # Should the handle be closed in between, the file was there a moment ago.
+        created = _missing(path) if self.fsync and not self.handles.is_open(path) else []
         # Another thread may close the shared handle between get() and taking its lock
         # (idle close, SIGHUP reopen); then get() opens a fresh one. Bounded: a second
         # closure in that tiny window is as unlikely as it is harmless (OutputError, 503).

@@ -74,6 +74,11 @@ class FileHandles:
                 old.fh.close()
         return h
 
+    def is_open(self, path: str) -> bool:
+        """Whether ``path`` has an open handle now (another thread may close it right after)."""
+        h = self._handles.get(path)  # one dict read is atomic: the table's lock is not needed
+        return h is not None and not h.fh.closed
+
     def drop(self, path: str) -> None:
         with self._lock:
             h = self._handles.pop(path, None)

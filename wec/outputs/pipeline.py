@@ -30,6 +30,7 @@ from concurrent.futures import ALL_COMPLETED, Future, wait
 from dataclasses import dataclass, field
 from typing import Any
 
+from wec.cpu_gate import cpu_gate
 from wec.formats.base import EventMeta, Format
 from wec.model import OutputConfig
 from wec.outputs.base import Driver, OutputBatch, OutputError
@@ -148,7 +149,8 @@ class Pipeline:
         start = time.monotonic()
         if not self.outputs:
             raise DeliveryFailed([("(none)", OutputError("subscription has no enabled output"))])
-        batches, format_failures, parse_errors = _format_all(events, meta, self._formats)
+        with cpu_gate:  # computation only; the writes below wait outside the gate
+            batches, format_failures, parse_errors = _format_all(events, meta, self._formats)
         if self._workers is None:
             failed = [(o, err) for o in self.outputs if (err := _write_one(o, batches[o.format.name]))]
         else:

@@ -4,9 +4,12 @@
 Request pipeline (docs/protocol.md §2, §4.4):
 
     size checks → authenticate (Kerberos accept, or the connection's existing session) →
-    route (POST only) → empty body? answer 200 (auth-only request) → session.decrypt_request
-    → SLDC decompress when Content-Encoding: SLDC → UTF-16 decode → parse → service → build →
+    route (POST only) → empty body? answer 200 (auth-only request) → [session.decrypt_request
+    → SLDC decompress when Content-Encoding: SLDC → UTF-16 decode → parse] → service → build →
     UTF-16 encode → session.encrypt_response
+
+The bracketed steps are computation on a body already read whole: they run under
+:data:`wec.cpu_gate.cpu_gate`, one request at a time per process.
 
 The session (:class:`wec.auth.session.Session`) is the security seam: the app never looks at
 how a body is protected. Kerberos sessions unwrap and wrap ``multipart/encrypted`` bodies; a
@@ -34,7 +37,8 @@ from wec.auth.errors import AuthError, DecryptError
 from wec.auth.kerberos import WWW_AUTHENTICATE_CHALLENGES, KerberosAcceptor
 from wec.auth.session import Session
 from wec.config import CollectorSettings
-from wec.protocol import RemoteProtocolError, parse_message
+from wec.cpu_gate import cpu_gate
+from wec.protocol import Message, RemoteProtocolError, parse_message
 from wec.service import CollectorService, RequestContext, ServiceError
 from wec.transport.server import ENVIRON_KEY, ConnectionState
 
@@ -168,9 +172,14 @@ class WecApp:
             if not body:
                 resp = _Response(200, b"", auth_headers)  # the auth-only request
             else:
-                xml_bytes = self._decompress(request, self._decrypt(request, session, body))
-                opened = len(xml_bytes)
-                resp = self._serve(request, conn, session, xml_bytes, auth_headers)
+                # The body is in memory: what follows up to the service is computation only
+                # (wec.cpu_gate), done one request at a time per process.
+                with cpu_gate:
+                    xml_bytes = self._decompress(request, self._decrypt(request, session, body))
+                    opened = len(xml_bytes)
+                    message = self._parse(session, xml_bytes)
+                    del xml_bytes
+                resp = self._serve(request, conn, session, message, auth_headers)
         except HttpError as err:
             resp = self._refuse(request, conn, err)
         except Exception:
@@ -274,24 +283,27 @@ class WecApp:
         except accel.sldc.SldcError as err:
             raise HttpError(400, f"invalid SLDC body: {err}") from err
 
-    def _serve(
-        self,
-        request: Request,
-        conn: ConnectionState,
-        session: Session,
-        xml_bytes: bytes,
-        auth_headers: list[tuple[str, str]],
-    ) -> _Response:
-        """Decoded, parsed, handed to the service; its answer encoded and encrypted."""
+    def _parse(self, session: Session, xml_bytes: bytes) -> Message:
+        """The decompressed body decoded (UTF-16) and parsed into a message."""
         text, replaced = decode_text(xml_bytes)
         if replaced:
             log.warning(
                 "invalid UTF-16 from %s: %d character(s) replaced by U+FFFD", session.principal, replaced
             )
         try:
-            message = parse_message(text, max_events=self.max_events)
+            return parse_message(text, max_events=self.max_events)
         except RemoteProtocolError as err:
             raise HttpError(err.status, f"bad SOAP message: {err}") from err
+
+    def _serve(
+        self,
+        request: Request,
+        conn: ConnectionState,
+        session: Session,
+        message: Message,
+        auth_headers: list[tuple[str, str]],
+    ) -> _Response:
+        """The message handed to the service; its answer encoded and encrypted."""
         ctx = RequestContext(
             principal=session.principal,
             ip=conn.remote_addr,
