@@ -245,7 +245,8 @@ config = {{ path = "out/{{client}}.log" }}
         seconds = time.monotonic() - start
         steal = _steal_seconds() - steal0
         switches = _switches(c.proc.pid) - switches0
-        cpu = _cpu_used(cpu0, _cpu_seconds(c.proc.pid))
+        cpu1 = _cpu_seconds(c.proc.pid)
+        cpu = _cpu_used(cpu0, cpu1)
         kernel = _cpu_used(sys0, _cpu_seconds(c.proc.pid, system_only=True))
         peak = sampler.stop()
         _stop_profiles(spies)
@@ -255,6 +256,9 @@ config = {{ path = "out/{{client}}.log" }}
         report["machine_steal_s"] = round(steal, 2)
         acked = summary.events_acked
         report["context_switches_per_event"] = round(switches / acked, 3) if acked else None
+        # Where the CPU went: the first process is wecd itself (the supervisor when there
+        # are workers), the others its workers.
+        report["cpu_s_by_process"] = [round(t - cpu0.get(p, 0.0), 2) for p, t in cpu1.items()]
         return report
     finally:
         c.stop()
