@@ -4,6 +4,7 @@ from __future__ import annotations
 import io
 import logging
 import unicodedata
+from collections.abc import Callable
 
 import pytest
 from hypothesis import given
@@ -76,22 +77,31 @@ def test_redact_mapping_masks_secret_keys_and_urls_recursively() -> None:
     }
 
 
-def test_the_log_formatter_keeps_each_record_on_lines_of_its_own() -> None:
+def _logged(formatter: logging.Formatter, log: Callable[[logging.Logger], None]) -> str:
+    """What ``log`` writes through a handler with ``formatter`` (INFO and above)."""
     stream = io.StringIO()
     handler = logging.StreamHandler(stream)
-    handler.setFormatter(OneLineFormatter("%(levelname)s %(message)s"))
+    handler.setFormatter(formatter)
     logger = logging.getLogger("wec.test.sanitize")
     logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
     logger.propagate = False
     try:
+        log(logger)
+    finally:
+        logger.removeHandler(handler)
+    return stream.getvalue()
+
+
+def test_the_log_formatter_keeps_each_record_on_lines_of_its_own() -> None:
+    def log(logger: logging.Logger) -> None:
         logger.warning("path %s", "/x\nERROR forged")
         try:
             raise ValueError("boom\nERROR forged too")
         except ValueError:
             logger.exception("failed")
-    finally:
-        logger.removeHandler(handler)
-    lines = stream.getvalue().splitlines()
+
+    lines = _logged(OneLineFormatter("%(levelname)s %(message)s"), log).splitlines()
     assert lines[0] == "WARNING path /x\\nERROR forged"
     assert lines[1] == "ERROR failed"
     assert all(line.startswith("    ") for line in lines[2:])
@@ -100,15 +110,10 @@ def test_the_log_formatter_keeps_each_record_on_lines_of_its_own() -> None:
 def test_the_access_log_formatter_escapes_controls_and_leaves_the_line_as_built() -> None:
     # An access line carries the peer's path and principal, never an output setting: it is
     # escaped (a newline in a path must not forge a line) but not run through redact().
-    stream = io.StringIO()
-    handler = logging.StreamHandler(stream)
-    handler.setFormatter(AccessLineFormatter("%(message)s"))
-    logger = logging.getLogger("wec.test.access")
-    logger.addHandler(handler)
-    logger.setLevel(logging.INFO)
-    logger.propagate = False
-    try:
-        logger.info('%s - %s "POST %s" %d', "127.0.0.1:5000", "PC1$@EXAMPLE.TEST", "/a:b@c\r\n200 x", 200)
-    finally:
-        logger.removeHandler(handler)
-    assert stream.getvalue() == '127.0.0.1:5000 - PC1$@EXAMPLE.TEST "POST /a:b@c\\r\\n200 x" 200\n'
+    written = _logged(
+        AccessLineFormatter("%(message)s"),
+        lambda logger: logger.info(
+            '%s - %s "POST %s" %d', "127.0.0.1:5000", "PC1$@EXAMPLE.TEST", "/a:b@c\r\n200 x", 200
+        ),
+    )
+    assert written == '127.0.0.1:5000 - PC1$@EXAMPLE.TEST "POST /a:b@c\\r\\n200 x" 200\n'

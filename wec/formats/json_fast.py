@@ -88,11 +88,13 @@ class _GiveUp(Exception):
     """Not the common case: the general path decides what to write."""
 
 
+def _str(t: str | None) -> str | None:
+    """A text value as the Json format keeps it: None when empty or only whitespace."""
+    return None if not t or (t[0].isspace() and t.isspace()) else t
+
+
 def _text(el: Any) -> str | None:
-    t: str | None = el.text
-    if not t or (t[0].isspace() and t.isspace()):
-        return None
-    return t
+    return _str(el.text)
 
 
 def _num(t: str | None, bits: int) -> int | None:
@@ -186,11 +188,6 @@ _CANONICAL_SYSTEM = re.compile(
 )
 
 
-def _str(t: str) -> str | None:
-    # _text's rule on a captured string ('' is an element without text).
-    return None if not t or (t[0].isspace() and t.isspace()) else t
-
-
 def _system_from_text(raw: str) -> dict[str, Any] | None:
     """The System fields of an event written the way Windows writes them, read from its text
     (the same dict as :func:`_system` on the parsed element), or None: the walk decides.
@@ -213,15 +210,16 @@ def _system_from_text(raw: str) -> dict[str, Any] | None:
     if source is not None:
         provider["EventSourceName"] = source
     d: dict[str, Any] = {"Provider": provider, "EventID": eid}
+    uint = _UINT_FIELDS
     for key, value in (
         ("EventIDQualifiers", _num(qualifiers, 16)),
-        ("Version", _num(version, 8)),
-        ("Level", _num(level, 8)),
-        ("Task", _num(task, 16)),
-        ("Opcode", _num(opcode, 8)),
-        ("Keywords", _str(keywords)),
+        ("Version", _num(version, uint["Version"])),
+        ("Level", _num(level, uint["Level"])),
+        ("Task", _num(task, uint["Task"])),
+        ("Opcode", _num(opcode, uint["Opcode"])),
+        ("Keywords", _str(keywords)),  # '' is an element without text, as lxml's None
         ("TimeCreated", created),
-        ("EventRecordID", _num(record_id, 64)),
+        ("EventRecordID", _num(record_id, uint["EventRecordID"])),
     ):
         if value is not None:
             d[key] = value
@@ -232,13 +230,8 @@ def _system_from_text(raw: str) -> dict[str, Any] | None:
         corr["RelatedActivityID"] = related
     d["Correlation"] = corr
     ex: dict[str, Any] = {"ProcessID": process, "ThreadID": thread}
-    for key, text, bits in (
-        ("ProcessorID", cpu, 8),
-        ("SessionID", session, 32),
-        ("KernelTime", kernel, 32),
-        ("UserTime", user, 32),
-        ("ProcessorTime", processor, 32),
-    ):
+    optional = (cpu, session, kernel, user, processor)  # in _EXECUTION_OPTIONAL's order
+    for (key, bits), text in zip(_EXECUTION_OPTIONAL, optional, strict=True):
         n = _num(text, bits)
         if n is not None:
             ex[key] = n
