@@ -88,3 +88,55 @@ def test_short_or_foreign_tokens_are_not_read(krb: Handshake) -> None:
     assert keys is not None
     for token in (b"", b"\x05\x04\x06\xff" + bytes(40), bytes(100), b"\x04\x04\x06\xff" + bytes(100)):
         assert cfx.unwrap(keys, token) is None
+
+
+@pytest.mark.parametrize("length", [1, 16, 17, 100, 4096])
+def test_the_token_read_in_two_parts_gives_the_same_data_at_any_split(krb: Handshake, length: int) -> None:
+    # The session hands the header part and the ciphertext apart (no join of ~100 KB); where
+    # the token is cut must not matter, on the pieces path or the joined one.
+    keys = krb.session._fast_keys
+    assert keys is not None
+    plaintext = bytes(range(256)) * (length // 256) + bytes(range(length % 256))
+    header, data = client_wrap(krb.client, plaintext)
+    token = header + data
+    for split in sorted({0, 1, 15, 16, 17, 27, 28, 40, 44, 60, 61, len(token) - 1, len(token)}):
+        if 0 <= split <= len(token):
+            assert cfx.unwrap_parts(keys, token[:split], memoryview(token)[split:]) == plaintext, split
+
+
+def _seal(keys: cfx.WrapKeys, data: bytes, rrc: int, ec: int = 0) -> bytes:
+    """An initiator's sealed Wrap token (RFC 4121 §4.2.4, RFC 3962), written independently of
+    wec.auth.cfx so that its reader is tested against the RFC, with any rotation count."""
+    import hashlib
+    import hmac
+    import os
+    import struct
+
+    from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+
+    header = b"\x05\x04\x02\xff" + struct.pack(">HH", ec, 0) + struct.pack(">Q", 9)
+    plain = os.urandom(16) + data + b"\xff" * ec + header
+    tail = len(plain) % 16 or 16
+    padded = plain + bytes(16 - tail)
+    enc = Cipher(algorithms.AES(keys.ke), modes.CBC(bytes(16))).encryptor()
+    cbc = enc.update(padded) + enc.finalize()
+    # Ciphertext stealing: the last whole block first, then the start of the one before.
+    sealed = cbc[:-32] + cbc[-16:] + cbc[-32:-16][:tail] if len(plain) > 16 else cbc
+    body = sealed + hmac.new(keys.ki, plain, hashlib.sha1).digest()[:12]
+    rrc %= len(body)
+    rotated = body[len(body) - rrc :] + body[: len(body) - rrc] if rrc else body
+    return header[:6] + struct.pack(">H", rrc) + header[8:] + rotated
+
+
+@pytest.mark.parametrize("rrc", [0, 5, 12, 28, 44, 200])
+@pytest.mark.parametrize("length", [0, 1, 15, 16, 33, 1000])
+def test_any_rotation_count_and_tail_reads_back(rrc: int, length: int) -> None:
+    keys = cfx.WrapKeys(ke=bytes(range(32)), ki=bytes(range(32, 64)))
+    data = bytes((7 * i) & 0xFF for i in range(length))
+    token = _seal(keys, data, rrc, ec=length % 3)
+    assert cfx.unwrap(keys, token) == data
+    for split in (16, 16 + 28, 16 + 44, len(token) // 2):
+        assert cfx.unwrap_parts(keys, token[:split], token[split:]) == data, split
+    tampered = bytearray(token)
+    tampered[-1] ^= 0x80
+    assert cfx.unwrap(keys, bytes(tampered)) is None

@@ -159,6 +159,11 @@ def test_missing_original_length_is_none() -> None:
 def test_trailing_transport_padding_after_the_closing_delimiter_is_ignored() -> None:
     assert parse_encrypted(KRB_CT, windows_body() + b"\r\n  \r\n").data == DATA
     assert parse_encrypted(KRB_CT, windows_body()[:-2]).data == DATA
+    # Past the short look at the body's end (64 bytes), the same answer.
+    for padding in (b" " * 63, b" " * 64, b"\r\n" * 40 + b"\t" * 50):
+        assert parse_encrypted(KRB_CT, windows_body() + padding).data == DATA
+    with pytest.raises(DecryptError):
+        parse_encrypted(KRB_CT, b" \r\n" * 100)
 
 
 MALFORMED = {

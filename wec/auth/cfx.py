@@ -30,7 +30,7 @@ from typing import Final
 
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
-__all__ = ["WrapKeys", "derive_wrap_keys", "nfold", "unwrap"]
+__all__ = ["WrapKeys", "derive_wrap_keys", "nfold", "unwrap", "unwrap_parts"]
 
 # Key usage of a Wrap token sealed by the initiator (RFC 4121 §2).
 KG_USAGE_INITIATOR_SEAL: Final = 24
@@ -105,45 +105,105 @@ def derive_wrap_keys(session_key: bytes, usage: int = KG_USAGE_INITIATOR_SEAL) -
 def _cts_decrypt(key: bytes, data: bytes) -> bytes:
     """AES-CBC with ciphertext stealing and a zero IV, as RFC 3962 defines it (the last two
     blocks swapped, the last one possibly partial)."""
-    if len(data) == _BLOCK:
+    return bytes(_cts_decrypt_into(key, (data,), len(data)))
+
+
+def _last(pieces: tuple[bytes | memoryview, ...], k: int) -> bytes:
+    """The last ``k`` bytes of the concatenation of ``pieces`` (``k`` is at most 32)."""
+    taken: list[bytes] = []
+    for piece in reversed(pieces):
+        if k <= 0:
+            break
+        part = bytes(piece[max(0, len(piece) - k) :])
+        taken.append(part)
+        k -= len(part)
+    return b"".join(reversed(taken))
+
+
+def _cts_decrypt_into(key: bytes, pieces: tuple[bytes | memoryview, ...], n: int) -> bytearray:
+    """:func:`_cts_decrypt` of the concatenation of ``pieces`` (``n`` bytes in all), into one
+    new buffer of exactly ``n`` bytes: the pieces are never joined, and the decryptor writes
+    in place (a request body is ~100 KB; every copy of it costs)."""
+    if n == _BLOCK:
         decryptor = Cipher(algorithms.AES(key), modes.ECB()).decryptor()
-        return decryptor.update(data) + decryptor.finalize()
-    tail = len(data) % _BLOCK or _BLOCK
-    head = data[: len(data) - _BLOCK - tail]  # whole blocks, plain CBC
-    last_full = data[len(data) - _BLOCK - tail : len(data) - tail]  # E(n), sent first
-    stolen = data[len(data) - tail :]  # the first bytes of E(n-1)
+        return bytearray(decryptor.update(_last(pieces, _BLOCK)) + decryptor.finalize())
+    tail = n % _BLOCK or _BLOCK
+    ending = _last(pieces, _BLOCK + tail)  # E(n) sent first, then the first bytes of E(n-1)
+    last_full, stolen = ending[:_BLOCK], ending[_BLOCK:]
     one = Cipher(algorithms.AES(key), modes.ECB()).decryptor()
     d = one.update(last_full) + one.finalize()
     previous = stolen + d[tail:]  # E(n-1) whole again
     last_plain = (int.from_bytes(d[:tail], "big") ^ int.from_bytes(stolen, "big")).to_bytes(tail, "big")
+    # update_into wants room for one more block than it is given.
+    out = bytearray(n + _BLOCK)
+    view = memoryview(out)
     cbc = Cipher(algorithms.AES(key), modes.CBC(_ZERO_IV)).decryptor()
-    return cbc.update(head + previous) + cbc.finalize() + last_plain
+    head, pos = n - _BLOCK - tail, 0  # whole blocks before the last two: plain CBC
+    for piece in pieces:
+        if head <= 0:
+            break
+        chunk = memoryview(piece)[:head]
+        pos += cbc.update_into(chunk, view[pos:])
+        head -= len(chunk)
+    cbc.update_into(previous, view[pos:])
+    cbc.finalize()
+    view.release()
+    out[n - tail : n] = last_plain
+    del out[n:]
+    return out
 
 
 def unwrap(keys: WrapKeys, token: bytes) -> bytes | None:
     """The data of an initiator's sealed Wrap token, or None when it is not one this fast
     path reads, or does not verify (the caller then asks GSSAPI)."""
-    if len(token) < TOKEN_HEADER_LEN + _BLOCK + TOKEN_HEADER_LEN + _MAC:
+    if len(token) <= TOKEN_HEADER_LEN:
         return None
-    header = token[:TOKEN_HEADER_LEN]
-    if header[0:2] != WRAP_TOK_ID or header[3] != 0xFF:
+    # Split after the rotated bytes, where Windows splits (any split gives the same answer).
+    (rrc,) = struct.unpack(">H", token[6:8])
+    split = TOKEN_HEADER_LEN + rrc % (len(token) - TOKEN_HEADER_LEN)
+    return unwrap_parts(keys, token[:split], memoryview(token)[split:])
+
+
+def unwrap_parts(keys: WrapKeys, header: bytes, data: bytes | memoryview) -> bytes | None:
+    """:func:`unwrap` of the token ``header ‖ data`` without joining the two: Windows sends
+    the token header and the first rotated bytes (``header``, 60 bytes for AES256) apart from
+    the ciphertext (``data``, the bulk of the body; docs/protocol.md §4.3)."""
+    if len(header) < TOKEN_HEADER_LEN:  # not Windows' framing: read it as one token
+        whole = bytes(header) + bytes(data)
+        return unwrap(keys, whole) if len(whole) > TOKEN_HEADER_LEN else None
+    token_header = bytes(header[:TOKEN_HEADER_LEN])
+    if token_header[0:2] != WRAP_TOK_ID or token_header[3] != 0xFF:
         return None
-    flags = header[2]
+    flags = token_header[2]
     if flags & FLAG_SENT_BY_ACCEPTOR or not flags & FLAG_SEALED:
         return None
-    ec, rrc = struct.unpack(">HH", header[4:8])
-    body = token[TOKEN_HEADER_LEN:]
-    rrc %= len(body)
-    if rrc:  # RFC 4121 §4.2.5: the sender rotated the ciphertext right by RRC octets
-        body = body[rrc:] + body[:rrc]
-    encrypted, mac = body[:-_MAC], body[-_MAC:]
-    plain = _cts_decrypt(keys.ke, encrypted)
+    rotated_head = memoryview(header)[TOKEN_HEADER_LEN:]
+    size = len(rotated_head) + len(data)
+    if size < _BLOCK + TOKEN_HEADER_LEN + _MAC:
+        return None
+    ec, rrc = struct.unpack(">HH", token_header[4:8])
+    rrc %= size
+    # RFC 4121 §4.2.5: the sender rotated (ciphertext ‖ MAC) right by RRC octets. Undone
+    # as pieces when the rotated bytes ahead of the data are exactly the ones that went
+    # round, as Windows sends them (the MAC and the end of the ciphertext).
+    pieces: tuple[bytes | memoryview, ...]
+    if _MAC <= rrc <= len(rotated_head):
+        front = rotated_head[:rrc]
+        pieces = (rotated_head[rrc:], data, front[:-_MAC])
+        mac = bytes(front[-_MAC:])
+    else:  # any other split: join, then rotate
+        body = bytes(rotated_head) + bytes(data)
+        if rrc:
+            body = body[rrc:] + body[:rrc]
+        pieces, mac = (body[:-_MAC],), body[-_MAC:]
+    n = size - _MAC
+    plain = _cts_decrypt_into(keys.ke, pieces, n)
     expected = hmac.new(keys.ki, plain, hashlib.sha1).digest()[:_MAC]
     if not hmac.compare_digest(expected, mac):
         return None
     # confounder ‖ data ‖ EC filler bytes ‖ the token header with RRC = 0 (RFC 4121 §4.2.4)
-    if len(plain) < _BLOCK + ec + TOKEN_HEADER_LEN:
+    if n < _BLOCK + ec + TOKEN_HEADER_LEN:
         return None
-    if plain[-TOKEN_HEADER_LEN:] != header[:6] + b"\x00\x00" + header[8:]:
+    if plain[-TOKEN_HEADER_LEN:] != token_header[:6] + b"\x00\x00" + token_header[8:]:
         return None
-    return plain[_BLOCK : len(plain) - ec - TOKEN_HEADER_LEN]
+    return bytes(memoryview(plain)[_BLOCK : n - ec - TOKEN_HEADER_LEN])

@@ -266,7 +266,7 @@ class KerberosSession:
                 raise DecryptError("the session is closed")
             if seq is not None and self._last_seq is not None and seq <= self._last_seq:
                 raise DecryptError(f"replayed or reordered message (sequence {seq} after {self._last_seq})")
-            fast = cfx.unwrap(self._fast_keys, body.header + body.data) if self._fast_keys else None
+            fast = cfx.unwrap_parts(self._fast_keys, body.header, body.data) if self._fast_keys else None
             plaintext = fast if fast is not None else self._gss_unwrap(body)
             if seq is not None:
                 self._last_seq = seq
