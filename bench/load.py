@@ -25,7 +25,15 @@ by the wecd of another checkout (a ``git worktree`` of the commit to compare wit
         --repeat 6 --before /tmp/wec-before
 
 Each run also reports the machine's steal time (``/proc/stat``): CPU the hypervisor gave
-to other guests, a hint of how loaded the host was.
+to other guests, a hint of how loaded the host was; and the CPU time of the simulated machines
+(``client_cpu_s``, this process) beside ``collector_per_client_cpu``: the client repeats the
+same work in every run, so the ratio cancels most of the machine's drift (on this VM the
+client's own CPU time for identical work moved by a third between runs minutes apart).
+
+``--server-setting KEY=VALUE`` adds a line to wecd's ``[server]`` settings (e.g.
+``thread_pool_size=8``); ``--pin`` puts the collector on every CPU but the last and the
+simulated machines on the last one, to tell the collector's own cost from what sharing its
+cores with the client adds.
 """
 
 from __future__ import annotations
@@ -200,6 +208,56 @@ def _code(path: Path | None) -> Iterator[None]:
             os.environ["PYTHONPATH"] = saved
 
 
+@contextlib.contextmanager
+def _stages_env(directory: Path | None) -> Iterator[None]:
+    """With ``--stages``: wecd starts with bench/stages/sitecustomize.py, which counts the
+    CPU time of each step of a request (see that module) into ``directory``."""
+    if directory is None:
+        yield
+        return
+    directory.mkdir(parents=True, exist_ok=True)
+    saved = {k: os.environ.get(k) for k in ("PYTHONPATH", "WEC_BENCH_STAGES")}
+    paths = [str(ROOT / "bench" / "stages"), *filter(None, [saved["PYTHONPATH"]])]
+    os.environ["PYTHONPATH"] = os.pathsep.join(paths)
+    os.environ["WEC_BENCH_STAGES"] = str(directory)
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+def _read_stages(directory: Path, events: int) -> dict[str, Any]:
+    """The stage totals of every collector process, summed: CPU µs per call and per event."""
+    time.sleep(1.5)  # the collector is idle now; its next dump is the final count
+    stages: dict[str, list[int]] = {}
+    threads: dict[str, float] = {}
+    for path in directory.glob("stages-*.json"):
+        data = json.loads(path.read_text())
+        for label, (ns, calls) in data["stages"].items():
+            cell = stages.setdefault(label, [0, 0])
+            cell[0] += ns
+            cell[1] += calls
+        for group, seconds in data["threads"].items():
+            threads[group] = threads.get(group, 0.0) + seconds
+    return {
+        "steps": {
+            label: {
+                "calls": calls,
+                "cpu_us_per_call": round(ns / calls / 1000, 1),
+                "cpu_us_per_event": round(ns / events / 1000, 2) if events else None,
+            }
+            for label, (ns, calls) in stages.items()
+            if calls
+        },
+        # Whole life of each thread group, start-up included (MainThread mostly is).
+        "cpu_s_by_thread": {k: round(v, 2) for k, v in sorted(threads.items(), key=lambda kv: -kv[1])},
+    }
+
+
 def _run(
     name: str,
     work: Path,
@@ -210,14 +268,25 @@ def _run(
     fmt: str,
     code: Path | None = None,
 ) -> dict[str, Any]:
-    with _code(code):
-        return _run_here(name, work / f"{name}-{time.monotonic_ns()}", kdc, keytabs, args, workers, fmt)
+    directory = work / f"{name}-{time.monotonic_ns()}"
+    stages = directory / "stages" if args.stages else None
+    with _code(code), _stages_env(stages):
+        report = _run_here(name, directory, kdc, keytabs, args, workers, fmt, stages)
+    return report
 
 
 def _run_here(
-    name: str, directory: Path, kdc: Any, keytabs: Path, args: argparse.Namespace, workers: int, fmt: str
+    name: str,
+    directory: Path,
+    kdc: Any,
+    keytabs: Path,
+    args: argparse.Namespace,
+    workers: int,
+    fmt: str,
+    stages: Path | None,
 ) -> dict[str, Any]:
-    c = Collector(directory, kdc, extra_settings=f"worker_processes = {workers}")
+    extra = "\n".join([f"worker_processes = {workers}", *args.server_setting])
+    c = Collector(directory, kdc, extra_settings=extra)
     c.add_subscription(
         subscription_toml(
             outputs=f"""
@@ -241,8 +310,11 @@ config = {{ path = "out/{{client}}.log" }}
         steal0 = _steal_seconds()
         switches0 = _switches(c.proc.pid)
         start = time.monotonic()
-        summary = _sim(c.url, c.port, keytabs, args)
+        client0 = os.times()
+        with _pinned(c.proc.pid, args.pin):
+            summary = _sim(c.url, c.port, keytabs, args)
         seconds = time.monotonic() - start
+        client1 = os.times()
         steal = _steal_seconds() - steal0
         switches = _switches(c.proc.pid) - switches0
         cpu1 = _cpu_seconds(c.proc.pid)
@@ -254,11 +326,21 @@ config = {{ path = "out/{{client}}.log" }}
         report = _report(f"{name}: {workers} worker(s), Files/{fmt}", summary, seconds, out, peak, cpu)
         report["collector_system_cpu_s"] = round(kernel, 2)  # of collector_cpu_s: in the kernel
         report["machine_steal_s"] = round(steal, 2)
+        # The simulated machines run in this process, on the same cores: what they cost
+        # is what the collector competes with.
+        client = client1.user + client1.system - client0.user - client0.system
+        report["client_cpu_s"] = round(client, 2)
+        # The client does the same work in every run of a configuration, so its CPU time
+        # tracks how fast the shared machine was during the run; the ratio below moves much
+        # less from run to run than either time alone (bench/README.md, "Fourth pass").
+        report["collector_per_client_cpu"] = round(cpu / client, 3) if client > 0 else None
         acked = summary.events_acked
         report["context_switches_per_event"] = round(switches / acked, 3) if acked else None
         # Where the CPU went: the first process is wecd itself (the supervisor when there
         # are workers), the others its workers.
         report["cpu_s_by_process"] = [round(t - cpu0.get(p, 0.0), 2) for p, t in cpu1.items()]
+        if stages is not None:
+            report["stages"] = _read_stages(stages, acked)
         return report
     finally:
         c.stop()
@@ -268,6 +350,28 @@ def _spy_flags(args: argparse.Namespace) -> tuple[str, ...]:
     """py-spy's sampling options: ``--gil`` keeps only the thread holding the GIL (what the
     interpreter spends, without the threads waiting for it), ``--native`` adds C frames."""
     return (("--gil",) if args.profile_gil else ()) + (("--native",) if args.profile_native else ())
+
+
+@contextlib.contextmanager
+def _pinned(collector_pid: int, enabled: bool) -> Iterator[None]:
+    """With ``--pin``: the collector's threads on every CPU but the last, the simulated
+    machines (threads of this process started from now on) on the last one. An experiment
+    that tells the collector's own cost from what sharing its cores with the client adds."""
+    if not enabled:
+        yield
+        return
+    cpus = sorted(os.sched_getaffinity(0))
+    if len(cpus) < 2:
+        raise SystemExit("--pin needs at least two CPUs")
+    for pid in _collector_pids(collector_pid):
+        for task in Path(f"/proc/{pid}/task").iterdir():
+            with contextlib.suppress(OSError):
+                os.sched_setaffinity(int(task.name), cpus[:-1])
+    os.sched_setaffinity(0, cpus[-1:])  # this thread; the simulator's threads inherit it
+    try:
+        yield
+    finally:
+        os.sched_setaffinity(0, cpus)
 
 
 def _start_profiles(
@@ -307,6 +411,21 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--profile", metavar="DIR", help="record py-spy profiles of the collector into DIR")
     p.add_argument("--profile-gil", action="store_true", help="profile: only the thread holding the GIL")
     p.add_argument("--profile-native", action="store_true", help="profile: include C frames")
+    p.add_argument(
+        "--pin",
+        action="store_true",
+        help="collector on all CPUs but the last, simulated machines on the last",
+    )
+    p.add_argument(
+        "--stages", action="store_true", help="count the CPU time of each step of a request (bench/stages)"
+    )
+    p.add_argument(
+        "--server-setting",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="one more [server] line of wecd's settings (TOML), e.g. thread_pool_size=8; repeatable",
+    )
     p.add_argument("--repeat", type=int, default=1, help="runs of each configuration, interleaved")
     p.add_argument("--before", type=Path, help="also run the candidate on the wec of this checkout")
     args = p.parse_args(argv)
@@ -358,6 +477,9 @@ def _medians(results: list[dict[str, Any]]) -> dict[str, dict[str, float]]:
             "ack_p99_ms": statistics.median(r["ack_latency_ms"]["p99"] for r in runs),
             "context_switches_per_event": statistics.median(
                 r["context_switches_per_event"] or 0.0 for r in runs
+            ),
+            "collector_per_client_cpu": statistics.median(
+                r.get("collector_per_client_cpu") or 0.0 for r in runs
             ),
             "all_ok": all(r["ok"] for r in runs),
         }
