@@ -167,11 +167,15 @@ def _system(el: Any) -> dict[str, Any]:
 # in a fixed order, no whitespace, no comment (docs/formats.md, common rules). For that shape one
 # regular expression reads every field out of the received text at C speed, where the lxml
 # walk above creates a proxy and a string per child and per attribute (14 µs of a ~33 µs
-# event). A value may contain no '&' (no reference to expand) and no character XML
-# normalises (CR in text; TAB, CR, LF in attributes), so each capture is exactly what lxml
-# reports. Any other shape does not match, and the walk decides.
-_ATTR = r"([^'<&\t\n\r]*)"
-_TEXT = r"([^<&\r]*)"
+# event). A value may contain no '&' (no reference to expand), no character XML normalises
+# (CR in text; TAB, CR, LF in attributes), no character XML forbids and no ']' (so never the
+# ']]>' text may not hold): each capture is then exactly what lxml reports, and the text it
+# matches is well-formed XML. Any other shape does not match, and the walk decides.
+_FORBIDDEN = "\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff"
+_ATTR_CHARS = f"[^'<&\t\n\r{_FORBIDDEN}]*"
+_TEXT_CHARS = f"[^<&\r\\]{_FORBIDDEN}]*"
+_ATTR = f"({_ATTR_CHARS})"
+_TEXT = f"({_TEXT_CHARS})"
 _CANONICAL_SYSTEM = re.compile(
     "<Event xmlns='http://schemas\\.microsoft\\.com/win/2004/08/events/event'><System>"
     f"<Provider Name='{_ATTR}'(?: Guid='{_ATTR}')?(?: EventSourceName='{_ATTR}')?/>"
@@ -195,8 +199,11 @@ def _system_from_text(raw: str) -> dict[str, Any] | None:
     The match is anchored at the start of the text: what it reads is the root's first child,
     which is the only element the caller may use it for."""
     m = _CANONICAL_SYSTEM.match(raw)
-    if m is None:
-        return None
+    return None if m is None else _system_fields(m)
+
+
+def _system_fields(m: re.Match[str]) -> dict[str, Any] | None:
+    """The System dict of a :data:`_CANONICAL_SYSTEM` match (None: the walk gives up)."""
     (name, guid, source, qualifiers, event_id, version, level, task, opcode, keywords, created,
      record_id, activity, related, pid, tid, cpu, session, kernel, user, processor, channel,
      computer, container, user_id) = m.groups()  # fmt: skip
@@ -241,6 +248,64 @@ def _system_from_text(raw: str) -> dict[str, Any] | None:
             d[key] = value
     if user_id is not None:
         d["UserID"] = user_id
+    return d
+
+
+# The rest of such an event when it carries EventData, as Windows writes it: Data elements
+# (named or not, empty or not) and an optional Binary last, then the end of the event. With
+# the System above, the whole event is then read from its text and needs no parse at all:
+# the expressions accept only well-formed XML (fixed names, the character classes above), so
+# a text they match is one lxml would accept, and reads the same. Data text may also hold the
+# five predefined entities (command lines have "&amp;", "&lt;"), and a ']' that does not start
+# ']]>'; a character reference, or any other markup, leaves the event to lxml.
+_PLAIN = f"[^<&\\r\\]{_FORBIDDEN}]"
+_DATA_TEXT = f"{_PLAIN}*(?:(?:&(?:amp|lt|gt|quot|apos);|\\](?!\\]>)){_PLAIN}*)*"
+_DATA = f"<Data(?: Name='{_ATTR_CHARS}')?(?:/>|>{_DATA_TEXT}</Data>)"
+_CANONICAL_EVENT_DATA = re.compile(
+    f"<EventData>((?:{_DATA})*)(?:<Binary>({_DATA_TEXT})</Binary>)?</EventData></Event>"
+)
+# findall's tuples: (" Name='k'" or "" when there is no Name, k, text or "").
+_DATA_ITEM = re.compile(f"<Data( Name='{_ATTR}')?(?:/>|>({_DATA_TEXT})</Data>)")
+
+
+_NAMED_DATA_OPEN = len("<Data Name='")
+
+
+def _unescape(text: str) -> str:
+    """The five predefined entities expanded ("&amp;" last, so "&amp;lt;" stays "&lt;")."""
+    return (
+        text.replace("&lt;", "<").replace("&gt;", ">").replace("&quot;", '"').replace("&apos;", "'")
+    ).replace("&amp;", "&")
+
+
+def _event_data_from_text(raw: str, start: int) -> dict[str, Any] | None:
+    """What :func:`_event_data` reads, from the text after a canonical System (``start``), or
+    None when the rest of the event is not in the shape above."""
+    m = _CANONICAL_EVENT_DATA.fullmatch(raw, start)
+    if m is None:
+        return None
+    items, binary = m.groups()
+    d: dict[str, Any] = {}
+    unnamed: list[str] = []
+    if "<Data>" in items or "/>" in items:
+        for named, key, value in _DATA_ITEM.findall(items):
+            if "&" in value:
+                value = _unescape(value)
+            if named:  # Name='' is a key too
+                d[key] = value
+            elif value:
+                unnamed.append(value)
+    else:
+        # Only <Data Name='k'>v</Data> (the match above vouches for it; "/>" may also be
+        # text, then the general loop does the same): cut at the ends, at C speed. A name
+        # holds no quote, so the first "'>" ends it.
+        for item in items.split("</Data>")[:-1]:
+            key, _, value = item[_NAMED_DATA_OPEN:].partition("'>")
+            d[key] = _unescape(value) if "&" in value else value
+    if unnamed:
+        d["Data"] = unnamed
+    if binary:  # an empty Binary is an element without text: lxml's None, not kept
+        d["Binary"] = _unescape(binary) if "&" in binary else binary
     return d
 
 
@@ -289,6 +354,21 @@ def _rendering_info(el: Any) -> dict[str, Any]:
     return d
 
 
+def _document_from_text(raw: str) -> dict[str, Any] | None:
+    """The document of an event written entirely the Windows way (System, then EventData),
+    read from its text without parsing it; None for any other event."""
+    m = _CANONICAL_SYSTEM.match(raw)
+    if m is None:
+        return None
+    data = _event_data_from_text(raw, m.end())
+    if data is None:
+        return None
+    system = _system_fields(m)
+    if system is None:
+        return None  # the walk gives up on it: so does the general path's caller
+    return {"System": system, "EventData": data}
+
+
 def _document(root: Any, raw: str) -> dict[str, Any]:
     system: dict[str, Any] | None = None
     data_key: str | None = None
@@ -332,20 +412,22 @@ def json_record(raw: str, meta: EventMeta, meta_block: bytes | None = None) -> b
     batch rather than a cache lookup, which hashes every field of ``meta``, per event)."""
     if "<!DOCTYPE" in raw:  # the general path refuses it with its own error
         return None
-    try:
-        data = raw.encode("utf-8")
-    except UnicodeEncodeError:
-        return None
-    try:
-        root = etree.fromstring(data, thread_parser())
-    except (etree.LxmlError, ValueError):
-        return None
-    if root is None:
-        return None
-    try:
-        doc = _document(root, raw)
-    except _GiveUp:
-        return None
+    doc = _document_from_text(raw)
+    if doc is None:
+        try:
+            data = raw.encode("utf-8")
+        except UnicodeEncodeError:
+            return None
+        try:
+            root = etree.fromstring(data, thread_parser())
+        except (etree.LxmlError, ValueError):
+            return None
+        if root is None:
+            return None
+        try:
+            doc = _document(root, raw)
+        except _GiveUp:
+            return None
     # The OpenWEC block is the same for every event of the batch: serialised once, spliced.
     body = dumps(doc)
     if meta_block is None:
