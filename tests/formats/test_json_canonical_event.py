@@ -1,8 +1,8 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """The Json fast path's reading of a whole event from its text, without parsing it
 (``wec.formats.json_fast._document_from_text``): only for events written entirely the Windows
-way (a canonical System, then EventData), and then the very record of the lxml path; anything
-else, and anything lxml would refuse, is left to it."""
+way (a canonical System, EventData, and RenderingInfo or not), and then the very record of the
+lxml path; anything else, and anything lxml would refuse, is left to it."""
 
 from __future__ import annotations
 
@@ -38,7 +38,10 @@ def _check(raw: str) -> bool:
     if read is not None:
         walked = _document(root, raw)
         assert read == walked, raw
-        assert list(read["EventData"]) == list(walked["EventData"]), raw  # key order
+        assert list(read) == list(walked), raw  # key order, at every level
+        assert list(read["EventData"]) == list(walked["EventData"]), raw
+        if "RenderingInfo" in read:
+            assert list(read["RenderingInfo"]) == list(walked["RenderingInfo"]), raw
     fast = json_record(raw, META)
     if fast is not None:
         assert fast == _general(raw), raw
@@ -50,8 +53,50 @@ def _event(data: str) -> str:
 
 
 def test_events_written_the_windows_way_are_read_without_a_parse() -> None:
-    plain = [raw for i, raw in enumerate(_sim_events(80)) if i % 2]  # without RenderingInfo
-    assert sum(_check(raw) for raw in plain) >= len(plain) * 3 // 4
+    events = _sim_events(80)  # every other one with RenderingInfo
+    assert sum(_check(raw) for raw in events) >= len(events) * 3 // 4
+    assert sum(_check(raw) for raw in events if "<RenderingInfo" in raw) >= len(events) // 3
+
+
+def _rendered(rendering: str, data: str = "<Data Name='A'>x</Data>") -> str:
+    return event_xml(body=f"<EventData>{data}</EventData>", rendering=rendering)
+
+
+@pytest.mark.parametrize(
+    "rendering",
+    [
+        "<RenderingInfo Culture='en-US'><Message>A line&#13;&#10;next&#9;tab &amp;#13; &lt;x&gt;</Message>"
+        "<Level>Information</Level><Task>Logon</Task><Opcode>Info</Opcode><Channel>Security</Channel>"
+        "<Provider>P</Provider><Keywords><Keyword>Audit Success</Keyword><Keyword>K2</Keyword></Keywords>"
+        "</RenderingInfo>",
+        "<RenderingInfo Culture='fr-FR'><Message>m</Message><Level></Level><Task/><Opcode>  </Opcode>"
+        "<Keywords/></RenderingInfo>",
+        "<RenderingInfo><Message>&#xD;&#xA;&#x9;</Message><Keywords><Keyword/><Keyword></Keyword>"
+        "<Keyword> </Keyword><Keyword>k</Keyword></Keywords></RenderingInfo>",
+        "<RenderingInfo Culture=''></RenderingInfo>",
+        "<RenderingInfo Culture='en-US'><Channel>Application</Channel><Keywords></Keywords></RenderingInfo>",
+    ],
+)
+def test_rendering_info_read_from_the_text_is_that_of_the_walk(rendering: str) -> None:
+    assert _check(_rendered(rendering))
+
+
+@pytest.mark.parametrize(
+    "rendering",
+    [
+        "<RenderingInfo Culture='en-US'><Level>L</Level><Message>m</Message></RenderingInfo>",  # order
+        "<RenderingInfo Culture='en-US'><Message>a</Message><Message>b</Message></RenderingInfo>",
+        "<RenderingInfo Culture='en-US'><Message>&#65;</Message></RenderingInfo>",
+        '<RenderingInfo Culture="en-US"><Message>m</Message></RenderingInfo>',
+        "<RenderingInfo Culture='en-US' Other='1'><Message>m</Message></RenderingInfo>",
+        "<RenderingInfo Culture='en-US'><Message>m</Message><Extra/></RenderingInfo>",
+        "<RenderingInfo Culture='en-US'><Keywords><Keyword>a</Keyword> </Keywords></RenderingInfo>",
+    ],
+)
+def test_other_rendering_shapes_are_left_to_the_parse(rendering: str) -> None:
+    raw = _rendered(rendering)
+    assert _document_from_text(raw) is None
+    _check(raw)
 
 
 @pytest.mark.parametrize(
@@ -66,6 +111,7 @@ def test_events_written_the_windows_way_are_read_without_a_parse() -> None:
         "<Data Name='D'>[x] a]b a]]b ]</Data>",
         "<Data Name='E'>a/&gt;b a/>b</Data>",
         "<Data Name='F'>line\nnext\ttab é€😀</Data>",
+        "<Data Name='CR'>a\r\nb\rc\r\r\nd &#13;&#10;e</Data><Data>x\r</Data>",
         "<Data Name='G'>x</Data><Binary>0A0B</Binary>",
         "<Data Name='G'>x</Data><Binary></Binary>",
         "<Binary>AA&amp;</Binary>",
@@ -86,10 +132,8 @@ def test_data_shapes_read_from_the_text_are_those_of_the_walk(data: str) -> None
         _event("<Data Name='A'>x<!-- c --></Data>"),
         _event("<Data Name='A'>x</Data> <Data Name='B'>y</Data>"),
         _event('<Data Name="A">x</Data>'),
-        _event("<Data Name='A'>a\r\nb</Data>"),
         _event("<Binary>00</Binary><Data Name='A'>x</Data>"),
         event_xml(body="<EventData Name='S'><Data Name='A'>x</Data></EventData>", rendering=None),
-        event_xml(body="<EventData><Data Name='A'>x</Data></EventData>"),  # RenderingInfo
         event_xml(body="<UserData><X xmlns='urn:x'>1</X></UserData>", rendering=None),
         _event("<Data Name='A'>x</Data>") + " ",
         _event("<Data Name='A'>x</Data>") + "<!-- after -->",
@@ -136,7 +180,7 @@ _ALPHABET = st.sampled_from(
 
 @settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
-    base=st.sampled_from([raw for i, raw in enumerate(_sim_events(16)) if i % 2]),
+    base=st.sampled_from(_sim_events(16)),
     edits=st.lists(
         st.tuples(st.integers(min_value=0, max_value=2000), st.integers(0, 3), _ALPHABET), max_size=4
     ),

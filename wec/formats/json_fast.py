@@ -252,45 +252,102 @@ def _system_fields(m: re.Match[str]) -> dict[str, Any] | None:
 
 
 # The rest of such an event when it carries EventData, as Windows writes it: Data elements
-# (named or not, empty or not) and an optional Binary last, then the end of the event. With
-# the System above, the whole event is then read from its text and needs no parse at all:
-# the expressions accept only well-formed XML (fixed names, the character classes above), so
-# a text they match is one lxml would accept, and reads the same. Data text may also hold the
-# five predefined entities (command lines have "&amp;", "&lt;"), and a ']' that does not start
-# ']]>'; a character reference, or any other markup, leaves the event to lxml.
-_PLAIN = f"[^<&\\r\\]{_FORBIDDEN}]"
-_DATA_TEXT = f"{_PLAIN}*(?:(?:&(?:amp|lt|gt|quot|apos);|\\](?!\\]>)){_PLAIN}*)*"
-_DATA = f"<Data(?: Name='{_ATTR_CHARS}')?(?:/>|>{_DATA_TEXT}</Data>)"
+# (named or not, empty or not) and an optional Binary last, then the end of the event or a
+# RenderingInfo (RenderedText subscriptions) and the end. With the System above, the whole
+# event is then read from its text and needs no parse at all: the expressions accept only
+# well-formed XML (fixed names, the character classes above), so a text they match is one
+# lxml would accept, and reads the same. Text may also hold line ends (read as a parser
+# reports them: CR LF and CR as LF), the five predefined entities (command lines have
+# "&amp;", "&lt;"), the character references of TAB, LF and CR (messages may have
+# "&#13;&#10;") and a ']' that does not start ']]>'; any other reference or markup leaves the
+# event to lxml.
+_PLAIN = f"[^<&\\]{_FORBIDDEN}]"
+_REFERENCE = "&(?:amp|lt|gt|quot|apos|#9|#10|#13|#x9|#xA|#xa|#xD|#xd);"
+_RICH_TEXT = f"{_PLAIN}*(?:(?:{_REFERENCE}|\\](?!\\]>)){_PLAIN}*)*"
+_DATA = f"<Data(?: Name='{_ATTR_CHARS}')?(?:/>|>{_RICH_TEXT}</Data>)"
 _CANONICAL_EVENT_DATA = re.compile(
-    f"<EventData>((?:{_DATA})*)(?:<Binary>({_DATA_TEXT})</Binary>)?</EventData></Event>"
+    f"<EventData>((?:{_DATA})*)(?:<Binary>({_RICH_TEXT})</Binary>)?</EventData>"
 )
 # findall's tuples: (" Name='k'" or "" when there is no Name, k, text or "").
-_DATA_ITEM = re.compile(f"<Data( Name='{_ATTR}')?(?:/>|>({_DATA_TEXT})</Data>)")
+_DATA_ITEM = re.compile(f"<Data( Name='{_ATTR}')?(?:/>|>({_RICH_TEXT})</Data>)")
 
+
+def _rendering_element(name: str) -> str:
+    return f"(?:<{name}>({_RICH_TEXT})</{name}>|<{name}/>)?"
+
+
+_KEYWORD = f"(?:<Keyword>{_RICH_TEXT}</Keyword>|<Keyword/>)"
+_CANONICAL_RENDERING = re.compile(
+    f"<RenderingInfo(?: Culture='{_ATTR}')?>"
+    + "".join(_rendering_element(name) for name in _RENDERING_ORDER[:-1])
+    + f"(?:<Keywords>((?:{_KEYWORD})*)</Keywords>|<Keywords()/>)?"
+    + "</RenderingInfo></Event>"
+)
+_KEYWORD_TEXT = re.compile(f"<Keyword>({_RICH_TEXT})</Keyword>")
+_EVENT_END = "</Event>"
+# Expansion order: the character references, then the entities, "&amp;" last.
+_REFERENCES: tuple[tuple[str, str], ...] = (
+    *(("&#13;", "\r"), ("&#10;", "\n"), ("&#9;", "\t"), ("&#xD;", "\r"), ("&#xd;", "\r")),
+    *(("&#xA;", "\n"), ("&#xa;", "\n"), ("&#x9;", "\t")),
+    *(("&lt;", "<"), ("&gt;", ">"), ("&quot;", '"'), ("&apos;", "'"), ("&amp;", "&")),
+)
 
 _NAMED_DATA_OPEN = len("<Data Name='")
 
 
+def _value(text: str) -> str:
+    """A text as lxml reports it: line ends normalised (XML 1.0 §2.11), then references
+    expanded (a "&#13;" is a CR that stays)."""
+    if "\r" in text:
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
+    return _unescape(text) if "&" in text else text
+
+
 def _unescape(text: str) -> str:
-    """The five predefined entities expanded ("&amp;" last, so "&amp;lt;" stays "&lt;")."""
-    return (
-        text.replace("&lt;", "<").replace("&gt;", ">").replace("&quot;", '"').replace("&apos;", "'")
-    ).replace("&amp;", "&")
+    """The references of :data:`_REFERENCE` expanded; "&amp;" last, so that "&amp;lt;" and
+    "&amp;#13;" stay "&lt;" and "&#13;"."""
+    for reference, char in _REFERENCES:
+        if reference in text:
+            text = text.replace(reference, char)
+    return text
 
 
-def _event_data_from_text(raw: str, start: int) -> dict[str, Any] | None:
-    """What :func:`_event_data` reads, from the text after a canonical System (``start``), or
-    None when the rest of the event is not in the shape above."""
-    m = _CANONICAL_EVENT_DATA.fullmatch(raw, start)
+def _rendering_from_text(raw: str, start: int) -> dict[str, Any] | None:
+    """What :func:`_rendering_info` reads, from the text at ``start`` up to the end of the
+    event, or None when it is not in Windows' shape (order: Message, Level, Task, Opcode,
+    Channel, Provider, Keywords; each present at most once)."""
+    m = _CANONICAL_RENDERING.fullmatch(raw, start)
+    if m is None:
+        return None
+    culture, *scalars, keywords, no_keywords = m.groups()
+    d: dict[str, Any] = {}
+    for key, text in zip(_RENDERING_ORDER, scalars, strict=False):
+        value = _str(_value(text) if text else text)
+        if value is not None:
+            d[key] = value
+    if keywords is not None or no_keywords is not None:
+        kws = []
+        for text in _KEYWORD_TEXT.findall(keywords or ""):
+            value = _str(_value(text))
+            if value is not None:
+                kws.append(value)
+        d["Keywords"] = kws
+    d["Culture"] = culture or ""
+    return d
+
+
+def _event_data_from_text(raw: str, start: int) -> tuple[dict[str, Any], int] | None:
+    """What :func:`_event_data` reads, from the text after a canonical System (``start``),
+    and where the EventData element ends; None when it is not in the shape above."""
+    m = _CANONICAL_EVENT_DATA.match(raw, start)
     if m is None:
         return None
     items, binary = m.groups()
     d: dict[str, Any] = {}
     unnamed: list[str] = []
     if "<Data>" in items or "/>" in items:
-        for named, key, value in _DATA_ITEM.findall(items):
-            if "&" in value:
-                value = _unescape(value)
+        for named, key, text in _DATA_ITEM.findall(items):
+            value = _value(text)
             if named:  # Name='' is a key too
                 d[key] = value
             elif value:
@@ -300,13 +357,13 @@ def _event_data_from_text(raw: str, start: int) -> dict[str, Any] | None:
         # text, then the general loop does the same): cut at the ends, at C speed. A name
         # holds no quote, so the first "'>" ends it.
         for item in items.split("</Data>")[:-1]:
-            key, _, value = item[_NAMED_DATA_OPEN:].partition("'>")
-            d[key] = _unescape(value) if "&" in value else value
+            key, _, text = item[_NAMED_DATA_OPEN:].partition("'>")
+            d[key] = _value(text)
     if unnamed:
         d["Data"] = unnamed
     if binary:  # an empty Binary is an element without text: lxml's None, not kept
-        d["Binary"] = _unescape(binary) if "&" in binary else binary
-    return d
+        d["Binary"] = _value(binary)
+    return d, m.end()
 
 
 def _event_data(el: Any) -> dict[str, Any]:
@@ -355,18 +412,27 @@ def _rendering_info(el: Any) -> dict[str, Any]:
 
 
 def _document_from_text(raw: str) -> dict[str, Any] | None:
-    """The document of an event written entirely the Windows way (System, then EventData),
-    read from its text without parsing it; None for any other event."""
+    """The document of an event written entirely the Windows way (System, EventData, and
+    RenderingInfo or not), read from its text without parsing it; None for any other event."""
     m = _CANONICAL_SYSTEM.match(raw)
     if m is None:
         return None
-    data = _event_data_from_text(raw, m.end())
-    if data is None:
+    read = _event_data_from_text(raw, m.end())
+    if read is None:
         return None
+    data, end = read
+    rendering = None
+    if len(raw) - end != len(_EVENT_END) or not raw.endswith(_EVENT_END):
+        rendering = _rendering_from_text(raw, end)
+        if rendering is None:
+            return None
     system = _system_fields(m)
     if system is None:
         return None  # the walk gives up on it: so does the general path's caller
-    return {"System": system, "EventData": data}
+    doc: dict[str, Any] = {"System": system, "EventData": data}
+    if rendering is not None:
+        doc["RenderingInfo"] = rendering
+    return doc
 
 
 def _document(root: Any, raw: str) -> dict[str, Any]:
