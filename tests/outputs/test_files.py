@@ -195,6 +195,23 @@ def test_newlines_inside_an_event_are_escaped(tmp_path: Path, handles: FileHandl
     ]
 
 
+@pytest.mark.parametrize(
+    "records",
+    [
+        (b"a", b"b", b"c"),  # no line end anywhere: the whole-batch check
+        (b"a", b"b\nc", b"d"),
+        (b"a\r", b"b"),
+        (b"",),
+        (b"", b""),
+        tuple(bytes([i % 256]) * (i % 7) for i in range(300)),  # every byte, some \r and \n
+    ],
+)
+def test_each_record_is_one_line_whichever_check_decides(records: tuple[bytes, ...]) -> None:
+    driver = FilesDriver(path="unused", handles=FileHandles())
+    escaped = [r.replace(b"\r", b"&#13;").replace(b"\n", b"&#10;") for r in records]
+    assert driver._payload(records) == b"".join(e + b"\n" for e in escaped)
+
+
 def test_escape_newlines_false_keeps_them(tmp_path: Path, handles: FileHandles) -> None:
     target = tmp_path / "messages"
     driver = FilesDriver.from_config({"path": str(target), "escape_newlines": False}, context=DriverContext())
