@@ -122,3 +122,15 @@ def test_a_parser_bug_keeps_the_event_as_unknown(monkeypatch: pytest.MonkeyPatch
     assert result.parse_errors == {ErrorType.UNKNOWN: 1}
     doc = json.loads(result.records["Json"][0])
     assert doc["OpenWEC"]["Error"] == {"OriginalContent": "<x/>", "Type": "Unknown"}
+
+
+def test_raw_alone_gives_the_records_of_the_format_event_by_event() -> None:
+    raw = get_format("Raw")
+    for events in (
+        generated_events(12),
+        [*generated_events(3), "<E>lone \ud800 surrogate</E>", "<E>é€😀</E>"],
+    ):
+        result = format_batch(events, META, [raw])
+        assert result.records == {"Raw": [raw.format(e, None, META) for e in events]}
+        assert result.failures == {"Raw": 0}
+        assert result.raw_for("Raw", events) == tuple(events)

@@ -131,6 +131,13 @@ def format_batch(raw_events: Sequence[str], meta: EventMeta, formats: Iterable[F
     unique: dict[str, Format] = {}
     for f in formats:
         unique.setdefault(f.name, f)
+    if len(unique) == 1 and unique.get("Raw") is _FORMATS["Raw"]:
+        # Raw alone (a common subscription): each record is the event's UTF-8, with no call
+        # per event; a lone surrogate (repaired by RawFormat) takes the loop below.
+        try:
+            return BatchResult({"Raw": [raw.encode("utf-8") for raw in raw_events]}, {"Raw": 0})
+        except UnicodeEncodeError:
+            pass
     records: dict[str, list[bytes]] = {name: [] for name in unique}
     failures: dict[str, int] = dict.fromkeys(unique, 0)
     parse_errors: dict[ErrorType, int] = {}
