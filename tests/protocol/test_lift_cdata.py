@@ -169,3 +169,68 @@ def test_more_sections_than_events_allowed_are_left_to_the_whole_parse() -> None
     text = env.events_message([env.event_xml(n) for n in range(60)])
     assert lift_cdata(text, 50) is None
     assert _same(text) == 413
+
+
+MANY = env.events_message([env.event_xml(n) for n in range(1, 8)])
+
+
+def test_identical_event_wrappers_collapse_to_one_element_in_the_skeleton() -> None:
+    lifted = lift_cdata(MANY, 50)
+    assert lifted is not None and lifted.collapsed
+    assert lifted.skeleton.count("<w:Event ") == 1 and len(lifted.markers) == 1
+    message = _same(MANY)
+    assert isinstance(message, EventsBatch) and len(message.events) == 7
+    assert lift_cdata(PLAIN.replace(EVENTS[1], "").replace(EVENTS[2], ""), 50) is not None  # 1 event
+
+
+def _last_event_opened(text: str, start_tag: str) -> str:
+    i = text.rfind(OPEN_EVENT)
+    return text[:i] + start_tag + text[i + len(OPEN_EVENT) :]
+
+
+@pytest.mark.parametrize(
+    "edit",
+    [
+        # Anything between two events but the end and start tags: one marker per section.
+        lambda t: t.replace("]]></w:Event><w:Event", "]]></w:Event>\r\n<w:Event", 1),
+        lambda t: t.replace("]]></w:Event><w:Event", "]]></w:Event><!-- c --><w:Event", 1),
+        lambda t: t.replace("]]></w:Event><w:Event", "]]></w:Event ><w:Event", 1),
+        lambda t: t.replace("]]></w:Event><w:Event", "]]></w:Event><w:Other/><w:Event", 1),
+        # One event written differently: another Action, another attribute, another prefix.
+        lambda t: t.replace(OPEN_EVENT, OPEN_EVENT.replace("/Event", "/Other"), 1),
+        lambda t: _last_event_opened(t, OPEN_EVENT.replace("w:Event", "w:Event x='1'")),
+        lambda t: _last_event_opened(
+            t, "<v:Event xmlns:v='http://schemas.dmtf.org/wbem/wsman/1/wsman.xsd' Action='a'>"
+        ).replace("]]></w:Event></w:Events>", "]]></v:Event></w:Events>"),
+        # A section in the header before the events.
+        lambda t: t.replace("<w:Bookmark>", "<w:Bookmark><![CDATA[]]>"),
+    ],
+)
+def test_batches_whose_event_wrappers_differ_are_not_collapsed(edit: object) -> None:
+    assert callable(edit)
+    text = edit(MANY)
+    assert text != MANY
+    lifted = lift_cdata(text, 50)
+    assert lifted is None or not lifted.collapsed
+    _same(text)
+
+
+@pytest.mark.parametrize(
+    "edit",
+    [
+        # The same wrappers everywhere, but not w:Event, or not well-formed: the skeleton's
+        # parse decides for all of them, as the whole parse would.
+        lambda t: t.replace(OPEN_EVENT, "<w:Other>").replace("</w:Event>", "</w:Other>"),
+        lambda t: t.replace(OPEN_EVENT, OPEN_EVENT.replace(">", ' Action="x">')),
+        lambda t: t.replace("</w:Event>", "</w:Evnt>"),
+        lambda t: t.replace(OPEN_EVENT, "<w:Event>").replace("</w:Event>", "</w:Event>"),
+        lambda t: t.replace(OPEN_EVENT, "<Event xmlns='urn:other'>").replace("</w:Event>", "</Event>"),
+    ],
+)
+def test_batches_with_the_same_odd_wrappers_read_as_the_whole_parse(edit: object) -> None:
+    assert callable(edit)
+    text = edit(MANY)
+    assert text != MANY
+    lifted = lift_cdata(text, 50)
+    assert lifted is not None and lifted.collapsed
+    _same(text)

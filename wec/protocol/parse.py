@@ -189,8 +189,13 @@ class _NotLifted(Exception):
 
 def _lifted_events(texts: list[str], lifted: Lifted) -> list[str]:
     """The events' payloads, when each w:Event's text is exactly one marker and every marker
-    is the text of one w:Event (each lifted section was a w:Event's CDATA, nothing else)."""
+    is the text of one w:Event (each lifted section was a w:Event's CDATA, nothing else).
+    A collapsed skeleton's one w:Event stands for all of them (wec.protocol.xml.lift_cdata)."""
     markers = lifted.markers
+    if lifted.collapsed:
+        if len(texts) != 1 or texts[0] not in markers:
+            raise _NotLifted
+        return list(lifted.contents)
     if len(texts) != len(markers):
         raise _NotLifted
     out: list[str] = []

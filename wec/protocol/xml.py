@@ -15,6 +15,7 @@ OpenWEC does. Valid documents never pay for the scan.
 
 from __future__ import annotations
 
+import itertools
 import re
 import secrets
 from dataclasses import dataclass
@@ -141,12 +142,16 @@ class Lifted:
 
     ``skeleton`` is the document with each section's content replaced by a marker;
     ``contents[markers[m]]`` is the content that marker ``m`` stands for, as a parser would
-    report it (line ends normalised).
+    report it (line ends normalised). A ``collapsed`` skeleton has a single marker, for every
+    content.
     """
 
     skeleton: str
     contents: list[str]
     markers: dict[str, int]
+    # True when the skeleton holds one event standing for all of them (see lift_cdata): its
+    # single marker then stands for every content, in order.
+    collapsed: bool = False
 
 
 def lift_cdata(text: str, max_sections: int) -> Lifted | None:
@@ -167,13 +172,10 @@ def lift_cdata(text: str, max_sections: int) -> Lifted | None:
     start = text.find(_CDATA_OPEN)
     if start < 0 or _has_illegal_chars(text):
         return None
-    prefix = secrets.token_hex(16) + "."
-    parts: list[str] = []
     contents: list[str] = []
-    markers: dict[str, int] = {}
+    spans: list[tuple[int, int]] = []  # each section's content, [begin, end) in text
     find = text.find
     opened, closed = len(_CDATA_OPEN), len(_CDATA_CLOSE)
-    pos = 0
     while start >= 0:
         begin = start + opened
         # "]]>" by its first character: a one-character find is a memchr, several times
@@ -192,12 +194,51 @@ def lift_cdata(text: str, max_sections: int) -> Lifted | None:
             content = content.replace("\r\n", "\n").replace("\r", "\n")
         if len(contents) >= max_sections:
             return None  # more sections than a batch may have events: the full parse decides
-        marker = prefix + str(len(contents))
-        markers[marker] = len(contents)
         contents.append(content)
+        spans.append((begin, end))
+        start = find(_CDATA_OPEN, end + closed)
+    prefix = secrets.token_hex(16) + "."
+    if _same_wrappers(text, spans):
+        # Every section sits in an element written exactly as the first one: libxml2 need
+        # only see that one, holding one marker for all of them.
+        marker = prefix + "all"
+        skeleton = text[: spans[0][0]] + marker + text[spans[-1][1] :]
+        return Lifted(skeleton, contents, {marker: 0}, collapsed=True)
+    parts: list[str] = []
+    markers: dict[str, int] = {}
+    pos = 0
+    for index, (begin, end) in enumerate(spans):
+        marker = prefix + str(index)
+        markers[marker] = index
         parts.append(text[pos:begin])
         parts.append(marker)
         pos = end
-        start = find(_CDATA_OPEN, end + closed)
     parts.append(text[pos:])
     return Lifted("".join(parts), contents, markers)
+
+
+def _same_wrappers(text: str, spans: list[tuple[int, int]]) -> bool:
+    """Whether between each two sections there is exactly the end tag that follows the last
+    section and the start tag that precedes the first: ``]]></w:Event><w:Event …><![CDATA[``
+    with the same bytes every time, nothing else (no whitespace, comment or other element).
+
+    Then the document is, textually, the first event's element repeated with other CDATA
+    contents: if libxml2 accepts the skeleton with one such element (a well-formed start and
+    end tag, a ``w:Event`` in its place), it would accept them all, and each one's text is
+    its section. Any other layout keeps one marker per section."""
+    if len(spans) < 2:
+        return False
+    first, last = spans[0][0] - len(_CDATA_OPEN), spans[-1][1] + len(_CDATA_CLOSE)
+    open_at = text.rfind("<", 0, first)
+    close_at = text.find(">", last)
+    if open_at < 0 or close_at < 0:
+        return False
+    start_tag, end_tag = text[open_at:first], text[last : close_at + 1]
+    if not start_tag.endswith(">") or start_tag[1:2] in ("/", "!", "?") or not end_tag.startswith("</"):
+        return False
+    glue = _CDATA_CLOSE + end_tag + start_tag + _CDATA_OPEN
+    width = len(glue)
+    for (_, end), (begin, _) in itertools.pairwise(spans):
+        if begin - end != width or not text.startswith(glue, end):
+            return False
+    return True
