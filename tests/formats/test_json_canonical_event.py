@@ -136,6 +136,11 @@ def test_data_shapes_read_from_the_text_are_those_of_the_walk(data: str) -> None
         event_xml(body="<EventData Name='S'><Data Name='A'>x</Data></EventData>", rendering=None),
         event_xml(body="<UserData><X xmlns='urn:x'>1</X></UserData>", rendering=None),
         _event("<Data Name='A'>x</Data>") + " ",
+        # Past the reader's bounds (where the parse is cheaper, and libxml2's limits apply).
+        _event(f"<Data Name='A'>{'x' * json_fast._READER_MAX_CHARS}</Data>"),
+        _event(f"<Data Name='A'>{'x' * 4000}</Data>"),  # long text, few tags
+        _event(f"<Data Name='A'>{'&amp;' * (json_fast._READER_MAX_REFERENCES + 1)}</Data>"),
+        _event("<Data Name='a]]>b'>x</Data>"),  # legal in an attribute, but declined with the rest
         _event("<Data Name='A'>x</Data>") + "<!-- after -->",
     ],
 )

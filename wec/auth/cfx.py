@@ -8,11 +8,15 @@ AES-NI code for the same work.
 
 Only the receiving direction, only the AES enctypes of RFC 3962 (17, 18), and only as a fast
 path: :class:`wec.auth.kerberos.KerberosSession` asks here first and, when this returns None
-(another enctype, an unusual token, a checksum that does not verify), lets GSSAPI decide, so
-this module can never accept a token GSSAPI would refuse for a reason it checks: the checksum
-covers the confounder, the data, the filler and a copy of the token header (RFC 4121
-§4.2.4), so flags, EC and the sequence number are bound to the data. Replays are refused by
-the session (sequence numbers), as before. Responses are still wrapped by GSSAPI: they are
+(another enctype, an unusual token, a checksum that does not verify), lets GSSAPI decide.
+What it accepts was sealed with the context's current key: the checksum covers the
+confounder, the data, the filler and a copy of the token header (RFC 4121 §4.2.4), so the
+flags, EC and the sequence number are bound to the data. Two framing details are not, and
+this path, unlike MIT, does not insist on them: the rotation count (RRC is zero in the
+checksummed copy; any value that undoes the rotation gives the same data) and the
+AcceptorSubkey flag (the key is the current one whatever the flag says). Neither can be
+changed without the key, and neither changes the data a token carries. Replays are
+refused by the session (sequence numbers), as before. Responses are still wrapped by GSSAPI: they are
 small, and its send sequence numbers stay its own.
 
 References: RFC 3961 (n-fold, key derivation, the simplified profile), RFC 3962 (AES with
@@ -102,12 +106,6 @@ def derive_wrap_keys(session_key: bytes, usage: int = KG_USAGE_INITIATOR_SEAL) -
     return WrapKeys(ke=_derive(session_key, prefix + b"\xaa"), ki=_derive(session_key, prefix + b"\x55"))
 
 
-def _cts_decrypt(key: bytes, data: bytes) -> bytes:
-    """AES-CBC with ciphertext stealing and a zero IV, as RFC 3962 defines it (the last two
-    blocks swapped, the last one possibly partial)."""
-    return bytes(_cts_decrypt_into(key, (data,), len(data)))
-
-
 def _last(pieces: tuple[bytes | memoryview, ...], k: int) -> bytes:
     """The last ``k`` bytes of the concatenation of ``pieces`` (``k`` is at most 32)."""
     taken: list[bytes] = []
@@ -121,9 +119,11 @@ def _last(pieces: tuple[bytes | memoryview, ...], k: int) -> bytes:
 
 
 def _cts_decrypt_into(key: bytes, pieces: tuple[bytes | memoryview, ...], n: int) -> bytearray:
-    """:func:`_cts_decrypt` of the concatenation of ``pieces`` (``n`` bytes in all), into one
-    new buffer of exactly ``n`` bytes: the pieces are never joined, and the decryptor writes
-    in place (a request body is ~100 KB; every copy of it costs)."""
+    """AES-CBC with ciphertext stealing and a zero IV, as RFC 3962 defines it (the last two
+    blocks swapped, the last one possibly partial; ``n`` >= 16), of the concatenation of
+    ``pieces`` (``n`` bytes in all), into one new buffer of exactly ``n`` bytes: the pieces
+    are never joined, and the decryptor writes in place (a request body is ~100 KB; every
+    copy of it costs)."""
     if n == _BLOCK:
         decryptor = Cipher(algorithms.AES(key), modes.ECB()).decryptor()
         return bytearray(decryptor.update(_last(pieces, _BLOCK)) + decryptor.finalize())
@@ -184,8 +184,8 @@ def unwrap_parts(keys: WrapKeys, header: bytes, data: bytes | memoryview) -> byt
     ec, rrc = struct.unpack(">HH", token_header[4:8])
     rrc %= size
     # RFC 4121 §4.2.5: the sender rotated (ciphertext ‖ MAC) right by RRC octets. Undone
-    # as pieces when the rotated bytes ahead of the data are exactly the ones that went
-    # round, as Windows sends them (the MAC and the end of the ciphertext).
+    # as pieces when all the bytes that went round (the MAC and the end of the ciphertext)
+    # are in the header part, as Windows and MIT send them (RRC 28, a 60-byte header part).
     pieces: tuple[bytes | memoryview, ...]
     if _MAC <= rrc <= len(rotated_head):
         front = rotated_head[:rrc]
