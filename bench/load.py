@@ -53,6 +53,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -216,18 +217,11 @@ def _stages_env(directory: Path | None) -> Iterator[None]:
         yield
         return
     directory.mkdir(parents=True, exist_ok=True)
-    saved = {k: os.environ.get(k) for k in ("PYTHONPATH", "WEC_BENCH_STAGES")}
-    paths = [str(ROOT / "bench" / "stages"), *filter(None, [saved["PYTHONPATH"]])]
-    os.environ["PYTHONPATH"] = os.pathsep.join(paths)
-    os.environ["WEC_BENCH_STAGES"] = str(directory)
-    try:
+    paths = [str(ROOT / "bench" / "stages"), *filter(None, [os.environ.get("PYTHONPATH")])]
+    with mock.patch.dict(
+        os.environ, {"PYTHONPATH": os.pathsep.join(paths), "WEC_BENCH_STAGES": str(directory)}
+    ):
         yield
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
 
 
 def _read_stages(directory: Path, events: int) -> dict[str, Any]:

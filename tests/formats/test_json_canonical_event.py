@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from lxml import etree
 
 from tests.formats.factory import META, event_xml, generated_events
-from tests.formats.test_json_canonical_system import _sim_events
+from tests.formats.test_json_canonical_system import _sim_events, mutate
 from tests.formats.test_json_fast import _general, _vector_events
 from wec.formats import json_fast
 from wec.formats.json_fast import _document, _document_from_text, json_record
@@ -195,8 +195,4 @@ def test_mutated_events_give_the_general_paths_record_or_none(
 ) -> None:
     # Anywhere in the event, EventData included: read from the text only if lxml would accept
     # the text too, and then with the record the parse gives.
-    raw = base
-    for pos, cut, text in edits:
-        pos = min(pos, len(raw))
-        raw = raw[:pos] + text + raw[pos + cut :]
-    _check(raw)
+    _check(mutate(base, edits))

@@ -33,6 +33,15 @@ def _sim_events(n: int) -> list[str]:
     return out
 
 
+def mutate(base: str, edits: list[tuple[int, int, str]]) -> str:
+    """``base`` with each edit applied: at ``pos`` (clamped), ``cut`` characters replaced by ``text``."""
+    raw = base
+    for pos, cut, text in edits:
+        pos = min(pos, len(raw))
+        raw = raw[:pos] + text + raw[pos + cut :]
+    return raw
+
+
 def _walked(raw: str, *, first: bool = False) -> dict[str, object] | str:
     """The walk of the root's last System child (what the Json record uses), or of its first
     child (what the text reader reads)."""
@@ -154,10 +163,7 @@ def test_mutated_canonical_events_give_the_general_paths_record(
 ) -> None:
     # Mutations aimed at the System element (its first ~700 characters): whatever the text
     # reader makes of them, the record is the general path's, or the fast path declines.
-    raw = base
-    for pos, cut, text in edits:
-        pos = min(pos, len(raw))
-        raw = raw[:pos] + text + raw[pos + cut :]
+    raw = mutate(base, edits)
     try:
         etree.fromstring(raw.encode(), hardened_parser())
     except (etree.LxmlError, ValueError):
